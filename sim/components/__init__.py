@@ -1,0 +1,1 @@
+"""Request-path stages and the components behind them (API providers, inference pools)."""

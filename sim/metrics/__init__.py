@@ -1,0 +1,1 @@
+"""Streaming statistics (counters, histograms, time series) and queueing-theory formulas."""

@@ -1,0 +1,93 @@
+"""Recorder: counts every request's fate and streams latency statistics and time series.
+
+Only requests that *arrive* after the warm-up are counted, and each is counted exactly
+once on arrival and once when it ends, so at any time::
+
+    arrived == completed + failed + dropped + in_flight
+
+Latency is end-to-end (arrival to done) for completed requests; time to first token is
+recorded where a stage set it. Time series (arrivals, completions and sampled gauges
+per bucket) share the ledger's bucket grid.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+
+from sim.components.request import Request, Status
+from sim.metrics.histogram import LogHistogram
+
+
+class Recorder:
+    """Streaming request statistics of one run."""
+
+    def __init__(self, warmup_s: float = 0.0, bucket_s: float = 60.0) -> None:
+        self.warmup_s = float(warmup_s)
+        self.bucket_s = float(bucket_s)
+        self.arrived = 0
+        self.ended = [0, 0, 0, 0]  # indexed by Status
+        self.reasons: Counter[str] = Counter()
+        self.latency = LogHistogram()
+        self.ttft = LogHistogram()
+        self.prompt_tokens = 0
+        self.output_tokens = 0
+        self.arrivals_per_bucket: defaultdict[int, int] = defaultdict(int)
+        self.completions_per_bucket: defaultdict[int, int] = defaultdict(int)
+        self.gauges: dict[str, dict[int, float]] = defaultdict(dict)
+
+    def _bucket(self, t: float) -> int:
+        return int((t - self.warmup_s) // self.bucket_s)
+
+    def on_arrival(self, req: Request) -> None:
+        t = req.arrived_at
+        if t >= self.warmup_s:
+            self.arrived += 1
+            self.arrivals_per_bucket[int((t - self.warmup_s) // self.bucket_s)] += 1
+
+    def on_end(self, req: Request) -> None:
+        if req.arrived_at < self.warmup_s:
+            return
+        status = req.status
+        self.ended[status] += 1
+        if status == Status.COMPLETED:
+            self.latency.add(req.done_at - req.arrived_at)
+            ft = req.first_token_at
+            if ft == ft:  # not NaN
+                self.ttft.add(ft - req.arrived_at)
+            self.prompt_tokens += req.prompt_tokens
+            self.output_tokens += req.output_tokens
+            self.completions_per_bucket[int((req.done_at - self.warmup_s) // self.bucket_s)] += 1
+        else:
+            self.reasons[req.reason or status.name.lower()] += 1
+
+    def sample_gauge(self, t: float, name: str, value: float) -> None:
+        """Record a gauge (utilization, queue length) for the bucket that starts at ``t``."""
+        if t >= self.warmup_s and math.isfinite(value):
+            self.gauges[name][self._bucket(t)] = value
+
+    # -- reading -----------------------------------------------------------------
+    @property
+    def completed(self) -> int:
+        return self.ended[Status.COMPLETED]
+
+    @property
+    def failed(self) -> int:
+        return self.ended[Status.FAILED]
+
+    @property
+    def dropped(self) -> int:
+        return self.ended[Status.DROPPED]
+
+    @property
+    def in_flight(self) -> int:
+        return self.arrived - self.completed - self.failed - self.dropped
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "arrived": self.arrived,
+            "completed": self.completed,
+            "failed": self.failed,
+            "dropped": self.dropped,
+            "in_flight": self.in_flight,
+        }
