@@ -13,7 +13,7 @@ queues) join as new typed dictionaries without reshaping this schema.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from omegaconf import MISSING
 
@@ -56,7 +56,7 @@ class ApiModelSpec:
     """A hosted model: list prices and observed latency shape."""
 
     usd_per_mtok_input: float = MISSING
-    usd_per_mtok_cached_input: Optional[float] = None  # None: no discount for cached input
+    usd_per_mtok_cached_input: float | None = None  # None: no discount for cached input
     usd_per_mtok_output: float = MISSING
     ttft_median_s: float = 0.5  # time to first token, lognormal
     ttft_sigma: float = 0.5
@@ -127,7 +127,8 @@ class WorkloadConfig:
 
     arrival: str = "poisson"  # poisson | diurnal | mmpp | sessions | trace
     rate_rps: float = 1.0  # poisson rate; mean rate of diurnal
-    users: Optional[int] = None  # sessions: number of users (the scale knob)
+    users: int | None = None  # sessions: number of users (the scale knob)
+    clock_start_h: float = 0.0  # simulated t=0 is this many hours after Monday 00:00
     diurnal: DiurnalConfig = field(default_factory=DiurnalConfig)
     mmpp: MmppConfig = field(default_factory=MmppConfig)
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
@@ -141,8 +142,8 @@ class ApiConfig:
     """A hosted model behind a provider's API."""
 
     model: str = MISSING  # key of api_models
-    rpm_limit: Optional[float] = None  # requests per minute
-    tpm_limit: Optional[float] = None  # tokens (prompt + output) per minute
+    rpm_limit: float | None = None  # requests per minute
+    tpm_limit: float | None = None  # tokens (prompt + output) per minute
     on_limit: str = "queue"  # queue: wait for capacity | reject: fail with 429
     max_queue_s: float = 60.0  # queued longer than this: dropped
     error_prob: float = 0.0  # chance a call fails (5xx)
@@ -179,7 +180,7 @@ class SimConfig:
     horizon_s: float = 3600.0
     warmup_s: float = 0.0
     bucket_s: float = 0.0  # 0: horizon / 200, rounded to a whole minute where it is longer
-    progress: Optional[bool] = None  # None: a progress bar when attached to a terminal
+    progress: bool | None = None  # None: a progress bar when attached to a terminal
     plots: bool = True
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     path: list[str] = field(default_factory=list)  # component names, in order
@@ -193,9 +194,16 @@ class SimConfig:
 def register_configs() -> None:
     """Register the schema with Hydra's ConfigStore (idempotent)."""
     from hydra.core.config_store import ConfigStore
+    from omegaconf import OmegaConf
 
     cs = ConfigStore.instance()
     cs.store(name="sim_schema", node=SimConfig)
+    if not OmegaConf.has_resolver("ceil_div"):
+        # ${ceil_div:a,b} = ceil(a / b), at least 1: sizing rules such as one replica per
+        # N users, so a scenario scales with workload.users and stays overridable.
+        OmegaConf.register_new_resolver(
+            "ceil_div", lambda a, b: max(1, -(-int(a) // int(b))) if a is not None else 1
+        )
 
 
 def to_container(cfg: Any) -> dict:

@@ -27,7 +27,7 @@ class LogHistogram:
         self.counts = np.zeros(self.n_bins + 2, dtype=np.int64)
         self._buf: list[float] = []
         self._flush_every = flush_every
-        self.n = 0
+        self._n = 0  # folded samples; ``n`` adds the buffered ones
         self.sum = 0.0
         self.min = math.inf
         self.max = -math.inf
@@ -53,7 +53,7 @@ class LogHistogram:
             return
         if not np.all(np.isfinite(arr)):
             raise ValueError("LogHistogram got a non-finite value")
-        self.n += arr.size
+        self._n += arr.size
         self.sum += float(arr.sum())
         self.min = min(self.min, float(arr.min()))
         self.max = max(self.max, float(arr.max()))
@@ -68,10 +68,15 @@ class LogHistogram:
         self._flush()
         other._flush()
         self.counts += other.counts
-        self.n += other.n
+        self._n += other._n
         self.sum += other.sum
         self.min = min(self.min, other.min)
         self.max = max(self.max, other.max)
+
+    @property
+    def n(self) -> int:
+        """Number of samples recorded (buffered ones included)."""
+        return self._n + len(self._buf)
 
     @property
     def mean(self) -> float:
@@ -88,7 +93,7 @@ class LogHistogram:
         rank = q * (self.n - 1)
         i = int(np.searchsorted(np.cumsum(self.counts), rank, side="right"))
         if i == 0:
-            value = self.lo * 0.5 if self.min < self.lo else self.min
+            value = self.min  # underflow bin (zeros, sub-microsecond values)
         elif i > self.n_bins:
             value = self.max
         else:

@@ -1,0 +1,286 @@
+"""A hosted model behind a provider's API: per-token prices, sampled latency, rate limits.
+
+The stage answers one request as::
+
+    admission = the later of now and when the rate limits allow it     (rate_limit.py)
+    ttft      ~ LogNormal(median=ttft_median_s, sigma=ttft_sigma)
+    speed     ~ LogNormal(median=tokens_per_s_median, sigma=tokens_per_s_sigma)
+    done      = admission + ttft + output_tokens / speed
+    cost_usd  = ((prompt - cached) * usd_per_mtok_input
+                 + cached * usd_per_mtok_cached_input
+                 + output * usd_per_mtok_output) / 1e6
+
+and charges ``cost_usd`` to the ``inference`` layer at ``done``. Waiting for admission and
+serving are one ``env.timeout``: the provider is not a shared resource in the
+simulation (its capacity is the rate limit), so nothing else needs an event.
+
+Random draws come from the one ``rng`` argument in blocks of :data:`BLOCK` values per
+quantity, which keeps numpy's per-call overhead off the per-request path.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from typing import Any
+
+import numpy as np
+import simpy
+
+from sim.components.rate_limit import TokenBucket
+from sim.components.request import Request
+from sim.config import ON_LIMIT
+from sim.engine.context import SimContext
+
+BLOCK = 4096
+LAYER = "inference"
+
+
+class _LognormalBlock:
+    """Lognormal draws with a given median and sigma, sampled ``BLOCK`` at a time."""
+
+    __slots__ = ("_rng", "_mu", "_sigma", "_buf", "_i")
+
+    def __init__(self, rng: np.random.Generator, median: float, sigma: float) -> None:
+        self._rng = rng
+        self._mu = math.log(median)
+        self._sigma = sigma
+        self._buf: list[float] = []
+        self._i = 0
+
+    def next(self) -> float:
+        if self._i >= len(self._buf):
+            self._buf = self._rng.lognormal(self._mu, self._sigma, BLOCK).tolist()
+            self._i = 0
+        v = self._buf[self._i]
+        self._i += 1
+        return v
+
+
+class _UniformBlock:
+    """Uniform [0, 1) draws, sampled ``BLOCK`` at a time."""
+
+    __slots__ = ("_rng", "_buf", "_i")
+
+    def __init__(self, rng: np.random.Generator) -> None:
+        self._rng = rng
+        self._buf: list[float] = []
+        self._i = 0
+
+    def next(self) -> float:
+        if self._i >= len(self._buf):
+            self._buf = self._rng.random(BLOCK).tolist()
+            self._i = 0
+        v = self._buf[self._i]
+        self._i += 1
+        return v
+
+
+def _check_price(arg: str, value: float | None, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if value is None or not (math.isfinite(value) and value >= 0):
+        allowed = "a finite number >= 0" + (" or None" if allow_none else "")
+        raise ValueError(f"{arg}={value!r} is not allowed; expected {allowed}")
+
+
+def _check_positive(arg: str, value: float) -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{arg}={value!r} is not allowed; expected a finite number > 0")
+
+
+class ApiProvider:
+    """A Stage calling a hosted model: lognormal latency, per-token prices, RPM/TPM limits.
+
+    Rate limits (``rpm_limit`` requests/min, ``tpm_limit`` prompt + output tokens/min) are
+    token buckets holding one minute's worth. When a request cannot start at once:
+
+    * ``on_limit="queue"``: it waits (FIFO) for admission; if that wait would exceed
+      ``max_queue_s`` it is dropped at once with reason ``"<name>:queue_timeout"``.
+    * ``on_limit="reject"``: it fails at once with reason ``"<name>:429"``.
+
+    Neither consumes rate-limit capacity nor costs anything. An admitted call fails with
+    probability ``error_prob`` after its time to first token (reason ``"<name>:error"``);
+    such a failed call consumes rate-limit capacity but is **not charged** (providers
+    do not bill requests that return an error). Successful calls set
+    ``req.first_token_at`` and charge the ledger on completion.
+
+    Counters: ``calls`` (requests that reached the provider), ``errors``,
+    ``rejected_429``, ``queue_timeouts``; :attr:`mean_wait_s` is the mean admission wait
+    of admitted calls.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        ctx: SimContext,
+        *,
+        usd_per_mtok_input: float,
+        usd_per_mtok_output: float,
+        usd_per_mtok_cached_input: float | None,
+        ttft_median_s: float,
+        ttft_sigma: float,
+        tokens_per_s_median: float,
+        tokens_per_s_sigma: float,
+        rpm_limit: float | None,
+        tpm_limit: float | None,
+        on_limit: str,
+        max_queue_s: float,
+        error_prob: float,
+        rng: np.random.Generator,
+    ) -> None:
+        _check_price("usd_per_mtok_input", usd_per_mtok_input)
+        _check_price("usd_per_mtok_output", usd_per_mtok_output)
+        _check_price("usd_per_mtok_cached_input", usd_per_mtok_cached_input, allow_none=True)
+        _check_positive("ttft_median_s", ttft_median_s)
+        _check_positive("tokens_per_s_median", tokens_per_s_median)
+        for arg, sigma in (("ttft_sigma", ttft_sigma), ("tokens_per_s_sigma", tokens_per_s_sigma)):
+            if not (math.isfinite(sigma) and sigma >= 0):
+                raise ValueError(f"{arg}={sigma!r} is not allowed; expected a finite number >= 0")
+        for arg, limit in (("rpm_limit", rpm_limit), ("tpm_limit", tpm_limit)):
+            if limit is not None:
+                _check_positive(arg, limit)
+        if on_limit not in ON_LIMIT:
+            raise ValueError(f"on_limit={on_limit!r} is not allowed; expected one of {ON_LIMIT}")
+        if not (max_queue_s >= 0):  # NaN fails too
+            raise ValueError(f"max_queue_s={max_queue_s!r} is not allowed; expected a number >= 0")
+        if not (0.0 <= error_prob <= 1.0):
+            raise ValueError(f"error_prob={error_prob!r} is not allowed; expected 0 <= p <= 1")
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng={rng!r} is not allowed; expected a numpy.random.Generator")
+
+        self.name = name
+        self._env: simpy.Environment = ctx.env
+        self._ledger = ctx.ledger
+        self.usd_per_mtok_input = float(usd_per_mtok_input)
+        self.usd_per_mtok_output = float(usd_per_mtok_output)
+        self.usd_per_mtok_cached_input = (
+            float(usd_per_mtok_input)
+            if usd_per_mtok_cached_input is None
+            else float(usd_per_mtok_cached_input)
+        )
+        self.rpm_limit = rpm_limit
+        self.tpm_limit = tpm_limit
+        self.on_limit = on_limit
+        self.max_queue_s = float(max_queue_s)
+        self.error_prob = float(error_prob)
+        self.rng = rng
+        self._rpm = TokenBucket.per_minute(rpm_limit) if rpm_limit is not None else None
+        self._tpm = TokenBucket.per_minute(tpm_limit) if tpm_limit is not None else None
+        self._ttft = _LognormalBlock(rng, ttft_median_s, ttft_sigma)
+        self._tps = _LognormalBlock(rng, tokens_per_s_median, tokens_per_s_sigma)
+        self._u = _UniformBlock(rng)
+        self._fail_reason = f"{name}:error"
+        self._reject_reason = f"{name}:429"
+        self._timeout_reason = f"{name}:queue_timeout"
+
+        self.calls = 0
+        self.errors = 0
+        self.rejected_429 = 0
+        self.queue_timeouts = 0
+        self.admitted = 0
+        self.wait_s_total = 0.0
+        ctx.ledger.series(LAYER, name)  # the scenario uses the inference layer
+
+    # -- pricing -----------------------------------------------------------------------
+    def cost_usd(
+        self, prompt_tokens: int, output_tokens: int, cached_prompt_tokens: int = 0
+    ) -> float:
+        """List price of one successful call (cached tokens capped at the prompt)."""
+        cached = min(max(cached_prompt_tokens, 0), prompt_tokens)
+        return (
+            (prompt_tokens - cached) * self.usd_per_mtok_input
+            + cached * self.usd_per_mtok_cached_input
+            + output_tokens * self.usd_per_mtok_output
+        ) * 1e-6
+
+    @property
+    def mean_wait_s(self) -> float:
+        """Mean wait for rate-limit admission over admitted calls (NaN before any)."""
+        return self.wait_s_total / self.admitted if self.admitted else math.nan
+
+    # -- the stage ---------------------------------------------------------------------
+    def _admission_wait(self, req: Request, now: float) -> float | None:
+        """Wait before ``req`` may start, committed; None if it was rejected or dropped."""
+        rpm, tpm = self._rpm, self._tpm
+        tokens = req.prompt_tokens + req.output_tokens
+        at = now
+        if rpm is not None:
+            at = max(at, rpm.earliest(now, 1.0))
+        if tpm is not None:
+            at = max(at, tpm.earliest(now, tokens))
+        wait = at - now
+        if wait > 0.0:
+            if self.on_limit == "reject":
+                self.rejected_429 += 1
+                req.fail(self._reject_reason)
+                return None
+            if wait > self.max_queue_s:  # also a call larger than the TPM limit (inf)
+                self.queue_timeouts += 1
+                req.drop(self._timeout_reason)
+                return None
+        if rpm is not None:
+            rpm.commit(at, 1.0)
+        if tpm is not None:
+            tpm.commit(at, tokens)
+        return wait
+
+    def handle(self, req: Request) -> Generator[simpy.Event, Any, None]:
+        """Wait for admission and serve ``req`` with one timeout; charge on success."""
+        env = self._env
+        now = env.now
+        self.calls += 1
+        if self._rpm is None and self._tpm is None:
+            wait = 0.0
+        else:
+            w = self._admission_wait(req, now)
+            if w is None:
+                return
+            wait = w
+        self.admitted += 1
+        self.wait_s_total += wait
+        ttft = self._ttft.next()
+        if self.error_prob > 0.0 and self._u.next() < self.error_prob:
+            yield env.timeout(wait + ttft)
+            self.errors += 1
+            req.fail(self._fail_reason)
+            return
+        out = req.output_tokens
+        yield env.timeout(wait + ttft + out / self._tps.next())
+        req.first_token_at = now + wait + ttft
+        self._ledger.charge(
+            env.now,
+            LAYER,
+            self.name,
+            self.cost_usd(req.prompt_tokens, out, req.cached_prompt_tokens),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"ApiProvider(name={self.name!r}, in={self.usd_per_mtok_input}, "
+            f"out={self.usd_per_mtok_output} USD/Mtok, rpm={self.rpm_limit}, tpm={self.tpm_limit})"
+        )
+
+
+def api_provider_from_config(
+    name: str, ctx: SimContext, spec: Any, api: Any, rng: np.random.Generator
+) -> ApiProvider:
+    """Build an :class:`ApiProvider` from an ``ApiModelSpec``-like ``spec`` (prices,
+    latency) and an ``ApiConfig``-like ``api`` (limits, errors); only attributes are read."""
+    return ApiProvider(
+        name,
+        ctx,
+        usd_per_mtok_input=spec.usd_per_mtok_input,
+        usd_per_mtok_output=spec.usd_per_mtok_output,
+        usd_per_mtok_cached_input=spec.usd_per_mtok_cached_input,
+        ttft_median_s=spec.ttft_median_s,
+        ttft_sigma=spec.ttft_sigma,
+        tokens_per_s_median=spec.tokens_per_s_median,
+        tokens_per_s_sigma=spec.tokens_per_s_sigma,
+        rpm_limit=api.rpm_limit,
+        tpm_limit=api.tpm_limit,
+        on_limit=api.on_limit,
+        max_queue_s=api.max_queue_s,
+        error_prob=api.error_prob,
+        rng=rng,
+    )

@@ -1,0 +1,210 @@
+"""RooflineLatency: iteration times of a transformer replica from peak FLOP/s and bandwidth.
+
+Units: parameters ``P`` (count, = ``params_b·1e9``), bytes, FLOP, seconds. A replica
+is ``devices`` identical devices with tensor parallelism; their FLOP/s, bandwidth and
+memory add up (communication between them is not modelled).
+
+Quantities::
+
+    F   = peak_tflops·1e12·devices                     FLOP/s of the replica
+    BW  = memory_gbps·1e9·devices                      bytes/s of the replica
+    Wb  = P·bytes_per_param                            weight bytes
+    kvb = 2·layers·kv_heads·(hidden_size/heads)·kv_bytes
+                                                       KV bytes per token (K and V)
+
+Prefill of prompts ``p_i`` (one iteration, compute-bound, roofline max with one read
+of the weights and one write of the new KV)::
+
+    flops_prefill = 2·P·Σp_i + 2·layers·hidden_size·Σp_i²      (linear + causal attention)
+    prefill_s = max(flops_prefill / (F·prefill_efficiency),
+                    (Wb + kvb·Σp_i) / (BW·decode_efficiency)) + step_overhead_s
+
+Decode step of a batch of ``b`` sequences holding ``K`` KV tokens in total (one token
+each; memory-bound at small batch, compute-bound at very large batch)::
+
+    flops_decode = 2·P·b + 4·layers·hidden_size·K
+    decode_step_s = max((Wb + kvb·K) / (BW·decode_efficiency),
+                        flops_decode / (F·prefill_efficiency)) + step_overhead_s
+
+KV-cache capacity of a replica (tokens)::
+
+    kv_capacity_tokens = floor((memory_gb·1e9·devices·kv_memory_fraction − Wb) / kvb)
+
+``prefill_efficiency`` is the achieved share of peak FLOP/s (MFU) and is used for
+every compute-bound term; ``decode_efficiency`` is the achieved share of peak
+bandwidth (MBU) and is used for every memory-bound term.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+# Bytes per weight for the precisions a pool may run at; a precision not listed
+# keeps the model's own ``bytes_per_param``.
+PRECISION_BYTES: dict[str, float] = {
+    "fp32": 4.0,
+    "tf32": 4.0,
+    "fp16": 2.0,
+    "bf16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "int4": 0.5,
+}
+
+
+def _positive(name: str, value: float) -> float:
+    v = float(value)
+    if not (v > 0 and math.isfinite(v)):
+        raise ValueError(f"{name}={value!r} must be a finite number > 0")
+    return v
+
+
+def _fraction(name: str, value: float) -> float:
+    v = float(value)
+    if not 0 < v <= 1:
+        raise ValueError(f"{name}={value!r} must be in (0, 1]")
+    return v
+
+
+class RooflineLatency:
+    """Prefill and decode iteration times of one replica by the roofline model (see module)."""
+
+    def __init__(
+        self,
+        *,
+        params_b: float,
+        layers: int,
+        hidden_size: int,
+        heads: int,
+        kv_heads: int,
+        bytes_per_param: float,
+        kv_bytes: float,
+        peak_tflops: float,
+        memory_gb: float,
+        memory_gbps: float,
+        devices: int = 1,
+        kv_memory_fraction: float = 0.9,
+        prefill_efficiency: float = 0.5,
+        decode_efficiency: float = 0.6,
+        step_overhead_s: float = 0.0,
+    ) -> None:
+        self.params_b = _positive("params_b", params_b)
+        for name, value in (
+            ("layers", layers),
+            ("hidden_size", hidden_size),
+            ("heads", heads),
+            ("kv_heads", kv_heads),
+            ("devices", devices),
+        ):
+            if not (isinstance(value, int) and value >= 1):
+                raise ValueError(f"{name}={value!r} must be an integer >= 1")
+        if hidden_size % heads:
+            raise ValueError(f"hidden_size={hidden_size} must be a multiple of heads={heads}")
+        if kv_heads > heads:
+            raise ValueError(f"kv_heads={kv_heads} must be <= heads={heads}")
+        self.layers = layers
+        self.hidden_size = hidden_size
+        self.heads = heads
+        self.kv_heads = kv_heads
+        self.devices = devices
+        self.bytes_per_param = _positive("bytes_per_param", bytes_per_param)
+        self.kv_bytes = _positive("kv_bytes", kv_bytes)
+        self.peak_tflops = _positive("peak_tflops", peak_tflops)
+        self.memory_gb = _positive("memory_gb", memory_gb)
+        self.memory_gbps = _positive("memory_gbps", memory_gbps)
+        self.kv_memory_fraction = _fraction("kv_memory_fraction", kv_memory_fraction)
+        self.prefill_efficiency = _fraction("prefill_efficiency", prefill_efficiency)
+        self.decode_efficiency = _fraction("decode_efficiency", decode_efficiency)
+        if not (step_overhead_s >= 0 and math.isfinite(step_overhead_s)):
+            raise ValueError(f"step_overhead_s={step_overhead_s!r} must be finite and >= 0")
+        self.step_overhead_s = float(step_overhead_s)
+
+        self.params = self.params_b * 1e9
+        self.weight_bytes = self.params * self.bytes_per_param
+        self.kv_bytes_per_token = 2.0 * layers * kv_heads * (hidden_size / heads) * self.kv_bytes
+        # effective rates, efficiencies folded in
+        self._flops_s = self.peak_tflops * 1e12 * devices * self.prefill_efficiency
+        self._bytes_s = self.memory_gbps * 1e9 * devices * self.decode_efficiency
+        self._attn_prefill = 2.0 * layers * hidden_size  # FLOP per prompt-token²
+        self._attn_decode = 4.0 * layers * hidden_size  # FLOP per KV token per step
+        usable = self.memory_gb * 1e9 * devices * self.kv_memory_fraction
+        free = usable - self.weight_bytes
+        if free < self.kv_bytes_per_token:
+            per_device = self.memory_gb * 1e9 * self.kv_memory_fraction
+            need = math.floor(self.weight_bytes / per_device) + 1
+            raise ValueError(
+                f"model does not fit: {self.params_b:g}B params at {self.bytes_per_param:g} "
+                f"bytes/param need {self.weight_bytes / 1e9:.1f} GB of weights, but "
+                f"{devices} device(s) x {self.memory_gb:g} GB x kv_memory_fraction "
+                f"{self.kv_memory_fraction:g} give {usable / 1e9:.1f} GB; use at least "
+                f"{need} devices per replica, a lower precision, or a larger device "
+                f"(this one fits at most {usable / self.bytes_per_param / 1e9:.1f}B params)"
+            )
+        self.kv_capacity_tokens = int(free // self.kv_bytes_per_token)
+
+    @classmethod
+    def from_specs(cls, model: Any, hw: Any, pool: Any) -> RooflineLatency:
+        """Build from a ModelSpec, a HardwareSpec and a PoolConfig (or look-alikes)."""
+        return roofline_from_config(model, hw, pool)
+
+    def prefill_s(self, prompt_tokens: Sequence[int]) -> float:
+        """Seconds of one prefill iteration over prompts of these lengths (see module)."""
+        total = 0
+        sq = 0
+        for p in prompt_tokens:
+            total += p
+            sq += p * p
+        compute = (2.0 * self.params * total + self._attn_prefill * sq) / self._flops_s
+        memory = (self.weight_bytes + self.kv_bytes_per_token * total) / self._bytes_s
+        return (compute if compute > memory else memory) + self.step_overhead_s
+
+    def decode_step_s(self, batch_size: int, kv_tokens: int) -> float:
+        """Seconds of one decode iteration of ``batch_size`` sequences (see module)."""
+        memory = (self.weight_bytes + self.kv_bytes_per_token * kv_tokens) / self._bytes_s
+        compute = (2.0 * self.params * batch_size + self._attn_decode * kv_tokens) / self._flops_s
+        return (memory if memory > compute else compute) + self.step_overhead_s
+
+    def __repr__(self) -> str:
+        return (
+            f"RooflineLatency(params_b={self.params_b:g}, devices={self.devices}, "
+            f"peak_tflops={self.peak_tflops:g}, memory_gbps={self.memory_gbps:g}, "
+            f"kv_capacity_tokens={self.kv_capacity_tokens})"
+        )
+
+
+def roofline_from_config(model: Any, hw: Any, pool: Any) -> RooflineLatency:
+    """A :class:`RooflineLatency` from config objects.
+
+    Reads ``model.{params_b, layers, hidden_size, heads, kv_heads, bytes_per_param,
+    kv_bytes}``, ``hw.{tflops, memory_gb, memory_gbps}`` and ``pool.{precision,
+    devices_per_replica, kv_memory_fraction, prefill_efficiency, decode_efficiency,
+    step_overhead_s}``. ``pool.precision`` must be a key of ``hw.tflops``; it also sets
+    the bytes per weight (fp16/bf16: 2, fp8/int8: 1, fp32: 4, int4: 0.5) — a precision
+    not in that list keeps ``model.bytes_per_param``.
+    """
+    precision = str(pool.precision)
+    tflops = dict(hw.tflops)
+    if precision not in tflops:
+        available = ", ".join(sorted(tflops)) or "none"
+        raise ValueError(
+            f"precision={precision!r} is not offered by this hardware; its tflops list: {available}"
+        )
+    return RooflineLatency(
+        params_b=model.params_b,
+        layers=int(model.layers),
+        hidden_size=int(model.hidden_size),
+        heads=int(model.heads),
+        kv_heads=int(model.kv_heads),
+        bytes_per_param=PRECISION_BYTES.get(precision, float(model.bytes_per_param)),
+        kv_bytes=model.kv_bytes,
+        peak_tflops=tflops[precision],
+        memory_gb=hw.memory_gb,
+        memory_gbps=hw.memory_gbps,
+        devices=int(pool.devices_per_replica),
+        kv_memory_fraction=pool.kv_memory_fraction,
+        prefill_efficiency=pool.prefill_efficiency,
+        decode_efficiency=pool.decode_efficiency,
+        step_overhead_s=pool.step_overhead_s,
+    )

@@ -1,0 +1,178 @@
+"""Files of a run: summary.json, ledger.csv, timeseries.csv and plots, written atomically.
+
+Every file is written to a temporary name in the same folder and renamed into place,
+so a crash never leaves a half-written file: a file either exists complete or not at
+all. ``summary.json`` is written last, so its presence marks a finished run.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sim.costs.layers import LAYERS
+from sim.run import RunResult
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: NaN/inf become null."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    return json.dumps(_clean(summary), indent=2, sort_keys=False, allow_nan=False) + "\n"
+
+
+def _csv(rows: list[list[Any]]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    return buf.getvalue()
+
+
+def ledger_csv(result: RunResult) -> str:
+    """Cost per layer and component per time bucket; warm-up rows flagged."""
+    warmup = result.summary["warmup_s"]
+    rows: list[list[Any]] = [["bucket_start_s", "bucket_end_s", "layer", "component", "usd", "in_warmup"]]
+    for start, end, layer, comp, usd in result.ledger_rows:
+        rows.append([f"{start:.6g}", f"{end:.6g}", layer, comp, repr(usd), int(end <= warmup and warmup > 0)])
+    return _csv(rows)
+
+
+def timeseries_csv(result: RunResult) -> str:
+    ts = result.timeseries
+    keys = list(ts)
+    rows: list[list[Any]] = [keys]
+    for i in range(len(ts["bucket_start_s"])):
+        rows.append([_fmt(ts[k][i]) for k in keys])
+    return _csv(rows)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return "" if v != v else f"{v:.6g}"
+    return str(v)
+
+
+def write_run(result: RunResult, out_dir: Path, plots: bool = True) -> list[Path]:
+    """Write every file of a run into ``out_dir``; returns the paths written."""
+    out_dir = Path(out_dir)
+    written = []
+    for name, text in (("ledger.csv", ledger_csv(result)), ("timeseries.csv", timeseries_csv(result))):
+        atomic_write_text(out_dir / name, text)
+        written.append(out_dir / name)
+    if plots:
+        from sim.plot import save_run_plots
+
+        written += save_run_plots(result, out_dir)
+    atomic_write_text(out_dir / "summary.json", summary_json(result.summary))
+    written.append(out_dir / "summary.json")
+    return written
+
+
+# -- the terminal summary ----------------------------------------------------------------
+def _usd(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    if x == 0:
+        return "$0"
+    if abs(x) >= 100:
+        return f"${x:,.0f}"
+    if abs(x) >= 1:
+        return f"${x:,.2f}"
+    return f"${x:.4g}"
+
+
+def _sec(x: float | None) -> str:
+    if x is None:
+        return "n/a"
+    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """A readable table of the run for the terminal."""
+    r = s["requests"]
+    days = s["measured_s"] / 86400
+    span = f"{days:.3g} days" if days >= 1 else f"{s['measured_s'] / 3600:.3g} h"
+    lines = [
+        f"aicostsim · scenario {s['scenario']} · seed {s['seed']} · {span} simulated"
+        + (f" (after {s['warmup_s']:.0f} s warm-up)" if s["warmup_s"] else ""),
+    ]
+    if s.get("users"):
+        lines.append(f"users {s['users']:,}")
+    lines.append(
+        f"requests  arrived {r['arrived']:,} · completed {r['completed']:,} · failed {r['failed']:,}"
+        f" · dropped {r['dropped']:,} · in flight {r['in_flight']:,}"
+    )
+    if s["outcomes"]:
+        lines.append("          " + ", ".join(f"{k}: {v:,}" for k, v in s["outcomes"].items()))
+    lat = s["latency_s"]
+    if lat["n"]:
+        lines.append(
+            f"latency   mean {_sec(lat['mean'])} · p50 {_sec(lat['p50'])} · p95 {_sec(lat['p95'])} · p99 {_sec(lat['p99'])}"
+        )
+    if s.get("ttft_s"):
+        t = s["ttft_s"]
+        lines.append(
+            f"TTFT      mean {_sec(t['mean'])} · p50 {_sec(t['p50'])} · p95 {_sec(t['p95'])} · p99 {_sec(t['p99'])}"
+        )
+    for name, u in s["utilization"].items():
+        if u["mean"] is not None:
+            lines.append(f"util      {name}: mean {u['mean']:.1%} · busiest bucket {u['peak_bucket']:.1%}")
+    total = s["cost_usd"]["total"]
+    lines.append("")
+    lines.append(f"{'cost layer':<22}{'USD':>14}{'share':>8}  {'monthly':>12}")
+    factor = s["monthly_cost_usd"] / total if total else 0.0
+    for layer in LAYERS:
+        info = s["layers"][layer]
+        if info["active"]:
+            share = f"{info['share']:.1%}" if info["share"] is not None else "-"
+            lines.append(f"{layer:<22}{_usd(info['usd']):>14}{share:>8}  {_usd(info['usd'] * factor):>12}")
+        else:
+            lines.append(f"{layer:<22}{'—':>14}{'':>8}  {'(inactive)':>12}")
+    lines.append(f"{'total':<22}{_usd(total):>14}{'':>8}  {_usd(s['monthly_cost_usd']):>12}")
+    lines.append("")
+    lines.append(
+        f"per request {_usd(s['cost_per_request_usd'])} · per 1k requests {_usd(s['cost_per_1k_requests_usd'])}"
+        f" · per month {_usd(s['monthly_cost_usd'])}"
+        + (f" · per user-month {_usd(s['cost_per_user_month_usd'])}" if s["cost_per_user_month_usd"] is not None else "")
+    )
+    run = s["run"]
+    lines.append(f"(simulated in {run['wall_s']:.1f} s wall time)")
+    return "\n".join(lines)
+
+

@@ -1,0 +1,181 @@
+"""Plots of one run: data in, figures out. Called after the run, never inside the engine.
+
+* ``cost_by_layer.png`` — what each layer cost per hour of simulated time (stacked),
+  and the total per layer, so idle headroom (infrastructure) is visible next to serving.
+* ``latency.png`` — distribution of end-to-end latency (and time to first token) on a
+  log axis, with p50/p95/p99 marked.
+* ``load.png`` — arrivals per second and pool utilization / queue length over time.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim.costs.layers import LAYERS
+from sim.metrics.histogram import LogHistogram
+
+LAYER_COLORS = dict(
+    zip(
+        LAYERS,
+        ["#4C72B0", "#A9A9A9", "#55A868", "#C44E52", "#8172B2", "#CCB974", "#64B5CD", "#DD8452"],
+    )
+)
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _time_axis(seconds: np.ndarray) -> tuple[np.ndarray, str]:
+    span = float(seconds.max() - seconds.min()) if seconds.size else 0.0
+    if span >= 3 * 86400:
+        return seconds / 86400.0, "simulated time (days)"
+    if span >= 3 * 3600:
+        return seconds / 3600.0, "simulated time (hours)"
+    return seconds / 60.0, "simulated time (minutes)"
+
+
+def cost_by_layer_figure(summary: dict[str, Any], ledger_rows: list[tuple]) -> Any:
+    plt = _plt()
+    warmup = summary["warmup_s"]
+    bucket = summary["bucket_s"]
+    per_layer: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    for start, end, layer, _comp, usd in ledger_rows:
+        if warmup > 0 and end <= warmup:
+            continue
+        per_layer[layer][start] += usd
+    starts = np.array(sorted({s for d in per_layer.values() for s in d}), dtype=float)
+    fig, (ax, axb) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
+    layers = [ly for ly in LAYERS if ly in per_layer]
+    if starts.size:
+        x, xlabel = _time_axis(starts)
+        stack = [np.array([per_layer[ly].get(s, 0.0) for s in starts]) * 3600.0 / bucket for ly in layers]
+        ax.stackplot(x, stack, labels=layers, colors=[LAYER_COLORS[ly] for ly in layers], step="post")
+        ax.set_xlabel(xlabel)
+        ax.legend(loc="upper left", fontsize=8, frameon=False)
+    ax.set_ylabel("cost rate (USD per hour)")
+    ax.set_title(f"{summary['scenario']}: cost by layer over time")
+    ax.grid(alpha=0.3)
+
+    by_layer = summary["cost_usd"]["by_layer"]
+    active = [ly for ly in LAYERS if summary["layers"][ly]["active"]]
+    vals = [by_layer[ly] for ly in active]
+    bars = axb.barh(active[::-1], vals[::-1], color=[LAYER_COLORS[ly] for ly in active[::-1]])
+    total = summary["cost_usd"]["total"] or 1.0
+    for bar, v in zip(bars, vals[::-1]):
+        axb.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" ${v:,.2f} ({v / total:.0%})",
+                 va="center", fontsize=8)
+    inactive = [ly for ly in LAYERS if ly not in active]
+    axb.set_title(f"total ${summary['cost_usd']['total']:,.2f} over the run")
+    axb.set_xlabel("USD")
+    if inactive:
+        axb.text(0.0, -0.18, "inactive: " + ", ".join(inactive), transform=axb.transAxes, fontsize=7, color="grey",
+                 wrap=True)
+    axb.set_xlim(0, max(vals + [1e-9]) * 1.6)
+    fig.tight_layout()
+    return fig
+
+
+def latency_figure(summary: dict[str, Any], latency: LogHistogram, ttft: LogHistogram) -> Any:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    drew = False
+    for hist, label, color in ((latency, "end-to-end latency", "#4C72B0"), (ttft, "time to first token", "#DD8452")):
+        if hist.n == 0:
+            continue
+        hist._flush()
+        counts = hist.counts[1:-1].astype(float)
+        edges = hist.edges()
+        nz = np.nonzero(counts)[0]
+        lo, hi = max(nz[0] - 1, 0), min(nz[-1] + 2, counts.size)
+        # regroup into ~60 bins per visible range for a readable shape
+        group = max(1, (hi - lo) // 60)
+        c = np.add.reduceat(counts[lo:hi], np.arange(0, hi - lo, group))
+        e = edges[lo:hi + 1:group]
+        e = np.append(e[: c.size], edges[min(lo + c.size * group, edges.size - 1)])
+        ax.stairs(c / hist.n, e, fill=True, alpha=0.45, color=color, label=f"{label} (n={hist.n:,})")
+        for q, ls in ((0.5, "-"), (0.95, "--"), (0.99, ":")):
+            v = hist.quantile(q)
+            ax.axvline(v, color=color, ls=ls, lw=1)
+            ax.text(v, ax.get_ylim()[1] * 0.95, f" p{int(q * 100)} {v:.3g}s", color=color, fontsize=7,
+                    rotation=90, va="top")
+        drew = True
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds (log scale)")
+    ax.set_ylabel("share of completed requests")
+    ax.set_title(f"{summary['scenario']}: latency distribution")
+    if drew:
+        ax.legend(fontsize=8, frameon=False, loc="upper left")
+    else:
+        ax.text(0.5, 0.5, "no completed requests", ha="center", transform=ax.transAxes)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
+
+
+def load_figure(summary: dict[str, Any], ts: dict[str, list[float]]) -> Any:
+    plt = _plt()
+    starts = np.asarray(ts["bucket_start_s"], dtype=float)
+    x, xlabel = _time_axis(starts) if starts.size else (starts, "simulated time")
+    bucket = summary["bucket_s"]
+    utils = [k for k in ts if k.endswith(".utilization")]
+    queues = [k for k in ts if k.endswith(".queue_len")]
+    nrows = 1 + (1 if utils else 0)
+    fig, axes = plt.subplots(nrows, 1, figsize=(10, 3.2 * nrows), sharex=True, squeeze=False)
+    ax = axes[0, 0]
+    ax.step(x, np.asarray(ts["arrivals"], float) / bucket, where="post", label="arrivals/s", color="#4C72B0")
+    ax.step(x, np.asarray(ts["completions"], float) / bucket, where="post", label="completions/s",
+            color="#55A868", alpha=0.8)
+    ax.set_ylabel("requests per second")
+    ax.set_title(f"{summary['scenario']}: load (bucket {bucket:g} s)")
+    ax.legend(fontsize=8, frameon=False)
+    ax.grid(alpha=0.3)
+    if utils:
+        axu = axes[1, 0]
+        for k in utils:
+            axu.step(x, 100 * np.asarray(ts[k], float), where="post", label=k.replace(".utilization", "") + " busy %")
+        axu.set_ylabel("replicas busy (%)")
+        axu.set_ylim(0, 105)
+        axu.grid(alpha=0.3)
+        axu.legend(fontsize=8, frameon=False, loc="upper left")
+        if queues:
+            axq = axu.twinx()
+            for k in queues:
+                axq.step(x, np.asarray(ts[k], float), where="post", ls=":", color="#C44E52",
+                         label=k.replace(".queue_len", "") + " queue (at bucket start)")
+            axq.set_ylabel("waiting requests")
+            axq.legend(fontsize=8, frameon=False, loc="upper right")
+    axes[-1, 0].set_xlabel(xlabel)
+    fig.tight_layout()
+    return fig
+
+
+def save_run_plots(result: Any, out_dir: Path) -> list[Path]:
+    """Draw the three run plots into ``out_dir`` (atomically) and return their paths."""
+    from sim.outputs import atomic_write_bytes
+
+    plt = _plt()
+    out = []
+    figs = {
+        "cost_by_layer.png": cost_by_layer_figure(result.summary, result.ledger_rows),
+        "latency.png": latency_figure(result.summary, result.latency, result.ttft),
+        "load.png": load_figure(result.summary, result.timeseries),
+    }
+    import io
+
+    for name, fig in figs.items():
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=110)
+        plt.close(fig)
+        atomic_write_bytes(Path(out_dir) / name, buf.getvalue())
+        out.append(Path(out_dir) / name)
+    return out

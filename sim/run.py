@@ -1,0 +1,200 @@
+"""Run one scenario: a pure function of its config and seed that returns a RunResult.
+
+Nothing here writes files or draws plots; :mod:`sim.outputs` and :mod:`sim.plot` do
+that after the run. Time-based charges (provisioned replicas) are billed at each
+bucket edge by one background process, which also samples the components' gauges.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from sim import __version__
+from sim.build import Built, build
+from sim.costs.layers import LAYERS
+from sim.metrics.histogram import LogHistogram
+
+SECONDS_PER_MONTH = 30.4375 * 86400.0  # average Gregorian month
+
+
+@dataclass
+class RunResult:
+    """Everything a run measured: the summary plus the series behind the plots."""
+
+    summary: dict[str, Any]
+    ledger_rows: list[tuple[float, float, str, str, float]]
+    timeseries: dict[str, list[float]]
+    latency: LogHistogram
+    ttft: LogHistogram
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def bucket_edges(horizon_s: float, warmup_s: float, bucket_s: float) -> list[float]:
+    """Bucket edges: 0, the warm-up end, then every bucket_s up to the horizon."""
+    edges = [0.0]
+    if warmup_s > 0:
+        edges.append(warmup_s)
+    k = 1
+    while True:
+        t = warmup_s + k * bucket_s
+        if t >= horizon_s - 1e-9:
+            break
+        edges.append(t)
+        k += 1
+    edges.append(horizon_s)
+    return edges
+
+
+def _ticker(built: Built, edges: list[float], progress: Any) -> Generator[simpy.Event, Any, None]:
+    env = built.ctx.env
+    rec = built.ctx.recorder
+    billables = built.billables
+    observables = built.observables
+    for a, b in zip(edges[:-2], edges[1:-1]):
+        yield env.timeout(b - env.now)
+        _close_bucket(a, b, billables, observables, rec)
+        if progress is not None:
+            progress.update(b - a)
+
+
+def _close_bucket(a: float, b: float, billables: list, observables: list, rec: Any) -> None:
+    for comp in billables:
+        comp.bill(a, b)
+    for comp in observables:
+        for key, value in comp.gauges().items():
+            rec.sample_gauge(a, f"{comp.name}.{key}", value)
+
+
+def _progress_bar(cfg: Any, horizon_s: float) -> Any:
+    show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(
+        total=horizon_s, unit="sim-s", unit_scale=True, desc=f"{cfg.name}", leave=False, dynamic_ncols=True
+    )
+
+
+def run(cfg: Any) -> RunResult:
+    """Simulate ``cfg`` (a composed SimConfig) and return what was measured."""
+    wall0 = time.perf_counter()
+    built = build(cfg)
+    ctx = built.ctx
+    env = ctx.env
+    from sim.workload.source import RequestSource
+
+    source = RequestSource(ctx, built.arrivals, built.tokens, built.path)
+    source.start()
+    edges = bucket_edges(ctx.horizon_s, ctx.warmup_s, ctx.bucket_s)
+    progress = _progress_bar(cfg, ctx.horizon_s)
+    env.process(_ticker(built, edges, progress))
+    try:
+        env.run(until=ctx.horizon_s)
+        _close_bucket(edges[-2], edges[-1], built.billables, built.observables, ctx.recorder)
+        if progress is not None:
+            progress.update(edges[-1] - edges[-2])
+    finally:
+        if progress is not None:
+            progress.close()
+    wall_s = time.perf_counter() - wall0
+    return _result(cfg, built, edges, wall_s)
+
+
+def _per(x: float, n: float) -> float | None:
+    return x / n if n else None
+
+
+def _result(cfg: Any, built: Built, edges: list[float], wall_s: float) -> RunResult:
+    from sim.config import to_container
+
+    ctx = built.ctx
+    rec = ctx.recorder
+    ledger = ctx.ledger
+    by_layer = ledger.by_layer()
+    total = sum(by_layer.values())
+    active = ledger.active_layers()
+    measured = ctx.measured_s
+    counts = rec.counts()
+    completed = counts["completed"]
+    monthly = total * SECONDS_PER_MONTH / measured
+    users = cfg.workload.users if cfg.workload.arrival == "sessions" else None
+
+    n_buckets = len(edges) - 1 - (1 if ctx.warmup_s > 0 else 0)
+    util: dict[str, Any] = {}
+    for name in built.components:
+        series = rec.gauges.get(f"{name}.utilization")
+        if series is None:
+            continue
+        values = [series.get(i, math.nan) for i in range(n_buckets)]
+        finite = [v for v in values if v == v]
+        util[name] = {
+            "mean": sum(finite) / len(finite) if finite else None,
+            "peak_bucket": max(finite) if finite else None,
+        }
+
+    summary: dict[str, Any] = {
+        "scenario": cfg.name,
+        "description": cfg.description,
+        "seed": int(cfg.seed),
+        "horizon_s": ctx.horizon_s,
+        "warmup_s": ctx.warmup_s,
+        "measured_s": measured,
+        "bucket_s": ctx.bucket_s,
+        "requests": counts,
+        "outcomes": dict(sorted(rec.reasons.items())),
+        "throughput_rps": completed / measured,
+        "latency_s": rec.latency.summary(),
+        "ttft_s": rec.ttft.summary() if rec.ttft.n else None,
+        "tokens": {
+            "prompt_total": rec.prompt_tokens,
+            "output_total": rec.output_tokens,
+            "prompt_mean": _per(rec.prompt_tokens, completed),
+            "output_mean": _per(rec.output_tokens, completed),
+        },
+        "cost_usd": {
+            "total": total,
+            "by_layer": by_layer,
+            "by_component": ledger.by_component(),
+        },
+        "layers": {
+            layer: {
+                "usd": by_layer[layer],
+                "share": _per(by_layer[layer], total),
+                "active": layer in active,
+            }
+            for layer in LAYERS
+        },
+        "cost_per_request_usd": _per(total, completed),
+        "cost_per_1k_requests_usd": (total / completed * 1000.0) if completed else None,
+        "monthly_cost_usd": monthly,
+        "users": users,
+        "cost_per_user_month_usd": (monthly / users) if users else None,
+        "utilization": util,
+        "run": {
+            "wall_s": wall_s,
+            "requests_per_wall_s": (rec.arrived / wall_s) if wall_s > 0 else None,
+            "aicostsim_version": __version__,
+            "ledger_entries": ledger.n_entries,
+        },
+        "config": to_container(cfg),
+    }
+
+    ts: dict[str, list[float]] = {"bucket_start_s": [], "arrivals": [], "completions": []}
+    gauge_names = sorted(rec.gauges)
+    for g in gauge_names:
+        ts[g] = []
+    for i in range(n_buckets):
+        ts["bucket_start_s"].append(ctx.warmup_s + i * ctx.bucket_s)
+        ts["arrivals"].append(rec.arrivals_per_bucket.get(i, 0))
+        ts["completions"].append(rec.completions_per_bucket.get(i, 0))
+        for g in gauge_names:
+            ts[g].append(rec.gauges[g].get(i, math.nan))
+    return RunResult(summary, ledger.rows(), ts, rec.latency, rec.ttft)

@@ -1,0 +1,144 @@
+"""RooflineLatency: scaling of prefill and decode, KV capacity, fit errors, config reading."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from sim.latency import LatencyModel, RooflineLatency, roofline_from_config
+
+LLAMA3_8B = dict(
+    params_b=8.03, layers=32, hidden_size=4096, heads=32, kv_heads=8, bytes_per_param=2, kv_bytes=2
+)
+A100_80 = dict(peak_tflops=312, memory_gb=80, memory_gbps=2039)
+
+
+def make(**kw) -> RooflineLatency:
+    return RooflineLatency(**{**LLAMA3_8B, **A100_80, **kw})
+
+
+def test_is_a_latency_model():
+    assert isinstance(make(), LatencyModel)
+
+
+def test_prefill_scales_about_linearly_with_tokens():
+    lat = make()
+    t1, t2, t4 = (lat.prefill_s([n]) for n in (2000, 4000, 8000))
+    assert t1 < t2 < t4
+    assert 1.9 < t2 / t1 < 2.3
+    assert 1.9 < t4 / t2 < 2.3
+    # compute-bound: 2·P·tokens / (F·eff)
+    assert lat.prefill_s([2000]) == pytest.approx(2 * 8.03e9 * 2000 / (312e12 * 0.5), rel=0.1)
+    # batched prefill of two prompts is about one prefill of their sum
+    assert lat.prefill_s([1000, 1000]) == pytest.approx(lat.prefill_s([2000]), rel=0.05)
+
+
+def test_short_prefill_never_faster_than_one_weight_read():
+    lat = make()
+    floor = 8.03e9 * 2 / (2039e9 * 0.6)
+    assert lat.prefill_s([1]) >= floor
+    assert lat.prefill_s([1]) == pytest.approx(floor, rel=1e-3)
+
+
+def test_decode_memory_bound_at_small_batch():
+    lat = make()
+    weights_s = 8.03e9 * 2 / (2039e9 * 0.6)
+    assert lat.decode_step_s(1, 0) == pytest.approx(weights_s, rel=1e-9)
+    assert lat.decode_step_s(1, 1000) == pytest.approx(weights_s, rel=0.02)
+
+
+def test_decode_grows_with_batch_and_kv():
+    lat = make()
+    assert lat.decode_step_s(64, 64 * 2000) > lat.decode_step_s(8, 8 * 2000)
+    assert lat.decode_step_s(8, 100_000) > lat.decode_step_s(8, 1_000)
+    # huge batch: compute-bound, 2·P·b / (F·eff)
+    b = 4096
+    assert lat.decode_step_s(b, 0) == pytest.approx(2 * 8.03e9 * b / (312e12 * 0.5), rel=1e-9)
+
+
+def test_step_overhead_is_added():
+    base, slow = make(), make(step_overhead_s=0.003)
+    assert slow.decode_step_s(4, 100) == pytest.approx(base.decode_step_s(4, 100) + 0.003)
+    assert slow.prefill_s([500]) == pytest.approx(base.prefill_s([500]) + 0.003)
+
+
+def test_kv_capacity_formula():
+    lat = make()
+    kv_per_token = 2 * 32 * 8 * (4096 / 32) * 2  # 131072 bytes
+    assert lat.kv_bytes_per_token == kv_per_token
+    expected = int((80e9 * 0.9 - 8.03e9 * 2) // kv_per_token)
+    assert lat.kv_capacity_tokens == expected
+    two = make(devices=2)
+    assert two.kv_capacity_tokens == int((2 * 80e9 * 0.9 - 8.03e9 * 2) // kv_per_token)
+
+
+def test_multi_query_attention_has_small_kv():
+    star = RooflineLatency(
+        params_b=15.5,
+        layers=40,
+        hidden_size=6144,
+        heads=48,
+        kv_heads=1,
+        bytes_per_param=2,
+        kv_bytes=2,
+        **A100_80,
+    )
+    assert star.kv_bytes_per_token == 2 * 40 * 1 * 128 * 2
+
+
+def test_model_too_big_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"does not fit.*70\.6B.*1 device.*at least 2 devices"):
+        RooflineLatency(
+            params_b=70.6,
+            layers=80,
+            hidden_size=8192,
+            heads=64,
+            kv_heads=8,
+            bytes_per_param=2,
+            kv_bytes=2,
+            **A100_80,
+        )
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(devices=0), "devices"),
+        (dict(layers=1.5), "layers"),
+        (dict(prefill_efficiency=1.5), "prefill_efficiency"),
+        (dict(memory_gbps=0), "memory_gbps"),
+        (dict(kv_heads=64), "kv_heads"),
+        (dict(step_overhead_s=-1), "step_overhead_s"),
+    ],
+)
+def test_bad_arguments_are_named(kw, match):
+    with pytest.raises(ValueError, match=match):
+        make(**kw)
+
+
+def _specs(precision="fp16"):
+    model = SimpleNamespace(**LLAMA3_8B)
+    hw = SimpleNamespace(tflops={"fp16": 312, "int8": 624}, memory_gb=80, memory_gbps=2039)
+    pool = SimpleNamespace(
+        precision=precision,
+        devices_per_replica=1,
+        kv_memory_fraction=0.9,
+        prefill_efficiency=0.5,
+        decode_efficiency=0.6,
+        step_overhead_s=0.0,
+    )
+    return model, hw, pool
+
+
+def test_from_config_reads_specs_and_precision():
+    lat = roofline_from_config(*_specs())
+    assert lat.kv_capacity_tokens == make().kv_capacity_tokens
+    int8 = RooflineLatency.from_specs(*_specs("int8"))
+    assert int8.bytes_per_param == 1.0 and int8.peak_tflops == 624
+    assert int8.decode_step_s(1, 0) == pytest.approx(lat.decode_step_s(1, 0) / 2)
+
+
+def test_from_config_unknown_precision_lists_available():
+    with pytest.raises(ValueError, match=r"precision='fp8'.*fp16, int8"):
+        roofline_from_config(*_specs("fp8"))
