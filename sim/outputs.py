@@ -171,6 +171,8 @@ def format_summary(s: dict[str, Any]) -> str:
         f" · per month {_usd(s['monthly_cost_usd'])}"
         + (f" · per user-month {_usd(s['cost_per_user_month_usd'])}" if s["cost_per_user_month_usd"] is not None else "")
     )
+    for note in s.get("notes", []):
+        lines.append(f"note: {note}")
     run = s["run"]
     lines.append(f"(simulated in {run['wall_s']:.1f} s wall time)")
     return "\n".join(lines)

@@ -85,9 +85,13 @@ def cost_by_layer_figure(summary: dict[str, Any], ledger_rows: list[tuple]) -> A
     return fig
 
 
+def _fmt_s(v: float) -> str:
+    return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
+
+
 def latency_figure(summary: dict[str, Any], latency: LogHistogram, ttft: LogHistogram) -> Any:
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 5.2))
     drew = False
     for hist, label, color in ((latency, "end-to-end latency", "#4C72B0"), (ttft, "time to first token", "#DD8452")):
         if hist.n == 0:
@@ -102,19 +106,19 @@ def latency_figure(summary: dict[str, Any], latency: LogHistogram, ttft: LogHist
         c = np.add.reduceat(counts[lo:hi], np.arange(0, hi - lo, group))
         e = edges[lo:hi + 1:group]
         e = np.append(e[: c.size], edges[min(lo + c.size * group, edges.size - 1)])
-        ax.stairs(c / hist.n, e, fill=True, alpha=0.45, color=color, label=f"{label} (n={hist.n:,})")
+        qs = {q: hist.quantile(q) for q in (0.5, 0.95, 0.99)}
+        stats = " · ".join(f"p{int(q * 100)} {_fmt_s(v)}" for q, v in qs.items())
+        ax.stairs(c / hist.n, e, fill=True, alpha=0.45, color=color,
+                  label=f"{label}, n={hist.n:,}\n{stats} (lines: p50 solid, p95 dashed, p99 dotted)")
         for q, ls in ((0.5, "-"), (0.95, "--"), (0.99, ":")):
-            v = hist.quantile(q)
-            ax.axvline(v, color=color, ls=ls, lw=1)
-            ax.text(v, ax.get_ylim()[1] * 0.95, f" p{int(q * 100)} {v:.3g}s", color=color, fontsize=7,
-                    rotation=90, va="top")
+            ax.axvline(qs[q], color=color, ls=ls, lw=1.2)
         drew = True
     ax.set_xscale("log")
     ax.set_xlabel("seconds (log scale)")
     ax.set_ylabel("share of completed requests")
     ax.set_title(f"{summary['scenario']}: latency distribution")
     if drew:
-        ax.legend(fontsize=8, frameon=False, loc="upper left")
+        ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
     else:
         ax.text(0.5, 0.5, "no completed requests", ha="center", transform=ax.transAxes)
     ax.grid(alpha=0.3, which="both")
@@ -128,32 +132,40 @@ def load_figure(summary: dict[str, Any], ts: dict[str, list[float]]) -> Any:
     x, xlabel = _time_axis(starts) if starts.size else (starts, "simulated time")
     bucket = summary["bucket_s"]
     utils = [k for k in ts if k.endswith(".utilization")]
-    queues = [k for k in ts if k.endswith(".queue_len")]
-    nrows = 1 + (1 if utils else 0)
-    fig, axes = plt.subplots(nrows, 1, figsize=(10, 3.2 * nrows), sharex=True, squeeze=False)
+    nrows = 2 + (1 if utils else 0)
+    fig, axes = plt.subplots(nrows, 1, figsize=(10, 2.8 * nrows), sharex=True, squeeze=False)
     ax = axes[0, 0]
     ax.step(x, np.asarray(ts["arrivals"], float) / bucket, where="post", label="arrivals/s", color="#4C72B0")
     ax.step(x, np.asarray(ts["completions"], float) / bucket, where="post", label="completions/s",
-            color="#55A868", alpha=0.8)
+            color="#55A868", alpha=0.8, ls="--")
     ax.set_ylabel("requests per second")
-    ax.set_title(f"{summary['scenario']}: load (bucket {bucket:g} s)")
-    ax.legend(fontsize=8, frameon=False)
+    ax.set_title(f"{summary['scenario']}: load, utilization and latency over time (buckets of {bucket:g} s)")
+    ax.legend(fontsize=8, frameon=False, loc="upper right")
     ax.grid(alpha=0.3)
+    row = 1
     if utils:
-        axu = axes[1, 0]
+        axu = axes[row, 0]
         for k in utils:
-            axu.step(x, 100 * np.asarray(ts[k], float), where="post", label=k.replace(".utilization", "") + " busy %")
+            axu.step(x, 100 * np.asarray(ts[k], float), where="post", label=k.replace(".utilization", ""))
         axu.set_ylabel("replicas busy (%)")
         axu.set_ylim(0, 105)
         axu.grid(alpha=0.3)
-        axu.legend(fontsize=8, frameon=False, loc="upper left")
-        if queues:
-            axq = axu.twinx()
-            for k in queues:
-                axq.step(x, np.asarray(ts[k], float), where="post", ls=":", color="#C44E52",
-                         label=k.replace(".queue_len", "") + " queue (at bucket start)")
-            axq.set_ylabel("waiting requests")
-            axq.legend(fontsize=8, frameon=False, loc="upper right")
+        axu.legend(fontsize=8, frameon=False, loc="upper right", title="pool", title_fontsize=8)
+        row += 1
+    axl = axes[row, 0]
+    p50 = np.asarray(ts["latency_p50_s"], float)
+    p95 = np.asarray(ts["latency_p95_s"], float)
+    axl.step(x, p50, where="post", label="p50", color="#4C72B0")
+    axl.step(x, p95, where="post", label="p95", color="#C44E52")
+    if np.isfinite(p95).any():
+        from matplotlib.ticker import FormatStrFormatter
+
+        axl.set_yscale("log")
+        axl.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        axl.yaxis.set_minor_formatter(FormatStrFormatter(""))
+    axl.set_ylabel("latency (s) of requests\ncompleted in the bucket")
+    axl.grid(alpha=0.3, which="both")
+    axl.legend(fontsize=8, frameon=False, loc="upper right")
     axes[-1, 0].set_xlabel(xlabel)
     fig.tight_layout()
     return fig

@@ -140,6 +140,19 @@ def _result(cfg: Any, built: Built, edges: list[float], wall_s: float) -> RunRes
             "peak_bucket": max(finite) if finite else None,
         }
 
+    notes = []
+    week = 7 * 86400.0
+    if cfg.workload.arrival in ("sessions", "diurnal") and abs(measured / week - round(measured / week)) > 1e-9:
+        notes.append(
+            "monthly figures extrapolate a window that is not a whole number of weeks; "
+            "with a daily/weekly load cycle they over- or under-state a month"
+        )
+    if counts["in_flight"] > 0.01 * max(counts["arrived"], 1):
+        notes.append(
+            f"{counts['in_flight']:,} requests were still in flight at the horizon: "
+            "the system may be overloaded (see utilization and queue)"
+        )
+
     summary: dict[str, Any] = {
         "scenario": cfg.name,
         "description": cfg.description,
@@ -178,6 +191,7 @@ def _result(cfg: Any, built: Built, edges: list[float], wall_s: float) -> RunRes
         "users": users,
         "cost_per_user_month_usd": (monthly / users) if users else None,
         "utilization": util,
+        "notes": notes,
         "run": {
             "wall_s": wall_s,
             "requests_per_wall_s": (rec.arrived / wall_s) if wall_s > 0 else None,
@@ -187,7 +201,13 @@ def _result(cfg: Any, built: Built, edges: list[float], wall_s: float) -> RunRes
         "config": to_container(cfg),
     }
 
-    ts: dict[str, list[float]] = {"bucket_start_s": [], "arrivals": [], "completions": []}
+    ts: dict[str, list[float]] = {
+        "bucket_start_s": [],
+        "arrivals": [],
+        "completions": [],
+        "latency_p50_s": [],
+        "latency_p95_s": [],
+    }
     gauge_names = sorted(rec.gauges)
     for g in gauge_names:
         ts[g] = []
@@ -195,6 +215,9 @@ def _result(cfg: Any, built: Built, edges: list[float], wall_s: float) -> RunRes
         ts["bucket_start_s"].append(ctx.warmup_s + i * ctx.bucket_s)
         ts["arrivals"].append(rec.arrivals_per_bucket.get(i, 0))
         ts["completions"].append(rec.completions_per_bucket.get(i, 0))
+        h = rec.latency_by_bucket.get(i)
+        ts["latency_p50_s"].append(h.quantile(0.5) if h is not None else math.nan)
+        ts["latency_p95_s"].append(h.quantile(0.95) if h is not None else math.nan)
         for g in gauge_names:
             ts[g].append(rec.gauges[g].get(i, math.nan))
     return RunResult(summary, ledger.rows(), ts, rec.latency, rec.ttft)

@@ -35,6 +35,8 @@ class Recorder:
         self.arrivals_per_bucket: defaultdict[int, int] = defaultdict(int)
         self.completions_per_bucket: defaultdict[int, int] = defaultdict(int)
         self.gauges: dict[str, dict[int, float]] = defaultdict(dict)
+        # coarse (5 %) latency histograms per completion bucket, for latency over time
+        self.latency_by_bucket: dict[int, LogHistogram] = {}
 
     def _bucket(self, t: float) -> int:
         return int((t - self.warmup_s) // self.bucket_s)
@@ -51,13 +53,19 @@ class Recorder:
         status = req.status
         self.ended[status] += 1
         if status == Status.COMPLETED:
-            self.latency.add(req.done_at - req.arrived_at)
+            latency = req.done_at - req.arrived_at
+            self.latency.add(latency)
+            b = int((req.done_at - self.warmup_s) // self.bucket_s)
+            h = self.latency_by_bucket.get(b)
+            if h is None:
+                h = self.latency_by_bucket[b] = LogHistogram(1e-4, 1e5, 1.05, flush_every=4096)
+            h.add(latency)
             ft = req.first_token_at
             if ft == ft:  # not NaN
                 self.ttft.add(ft - req.arrived_at)
             self.prompt_tokens += req.prompt_tokens
             self.output_tokens += req.output_tokens
-            self.completions_per_bucket[int((req.done_at - self.warmup_s) // self.bucket_s)] += 1
+            self.completions_per_bucket[b] += 1
         else:
             self.reasons[req.reason or status.name.lower()] += 1
 
