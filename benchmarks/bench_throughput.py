@@ -91,13 +91,17 @@ def _child(kind: str, n: int) -> None:
 def _run_child(kind: str, n: int) -> dict:
     proc = subprocess.run(
         [sys.executable, __file__, "--child", kind, "--customers", str(n)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "throughput.json")
     ap.add_argument("--child", choices=["simpy_mmc", "copilot_like"], help=argparse.SUPPRESS)
@@ -112,7 +116,11 @@ def main() -> None:
     report = {
         "benchmark": "throughput",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
         "baseline_simpy_mmc": base,
         "copilot_like": sim,
         "ratio_copilot_to_simpy": sim["requests_per_wall_s"] / base["requests_per_wall_s"],

@@ -23,7 +23,9 @@ class ConfigError(ValueError):
 def _choice(key: str, value: Any, allowed: Any) -> None:
     allowed = list(allowed)
     if value not in allowed:
-        raise ConfigError(f"{key}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}")
+        raise ConfigError(
+            f"{key}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}"
+        )
 
 
 def _positive(key: str, value: Any, allow_zero: bool = False) -> None:
@@ -68,7 +70,9 @@ def build_arrivals(cfg: Any, ctx: SimContext) -> ArrivalProcess:
 
     w = cfg.workload
     if not 0 <= w.clock_start_h < 168:
-        raise ConfigError(f"workload.clock_start_h={w.clock_start_h!r} must be in [0, 168) (hours after Monday 00:00)")
+        raise ConfigError(
+            f"workload.clock_start_h={w.clock_start_h!r} must be in [0, 168) (hours after Monday 00:00)"
+        )
     offset = w.clock_start_h * 3600.0
     inner = _arrivals(w, ctx, ctx.horizon_s + offset)
     return ShiftedArrivals(inner, offset) if offset > 0 else inner
@@ -109,7 +113,9 @@ def _arrivals(w: Any, ctx: SimContext, horizon: float) -> ArrivalProcess:
         )
     if w.arrival == "sessions":
         if w.users is None or w.users < 1:
-            raise ConfigError(f"workload.users={w.users!r} must be an integer >= 1 for arrival=sessions")
+            raise ConfigError(
+                f"workload.users={w.users!r} must be an integer >= 1 for arrival=sessions"
+            )
         s = w.sessions
         _positive("workload.sessions.requests_per_user_day", s.requests_per_user_day)
         _positive("workload.sessions.workday_hours", s.workday_hours)
@@ -120,7 +126,9 @@ def _arrivals(w: Any, ctx: SimContext, horizon: float) -> ArrivalProcess:
         _positive("workload.sessions.start_jitter_h", s.start_jitter_h, allow_zero=True)
         _positive("workload.sessions.timezone_spread_h", s.timezone_spread_h, allow_zero=True)
         if not 0 <= s.weekend_factor <= 1:
-            raise ConfigError(f"workload.sessions.weekend_factor={s.weekend_factor!r} must be in [0, 1]")
+            raise ConfigError(
+                f"workload.sessions.weekend_factor={s.weekend_factor!r} must be in [0, 1]"
+            )
         return arr.SessionArrivals(
             int(w.users),
             s.requests_per_user_day,
@@ -215,7 +223,10 @@ def build_pool(name: str, pc: Any, cfg: Any, ctx: SimContext) -> Any:
         _positive(f"{key}.service_mean_s", pc.service_mean_s)
         _positive(f"{key}.service_cv", pc.service_cv)
         latency = ServiceTimeLatency(
-            pc.service_mean_s, pc.service_cv, pc.latency, rng=ctx.rng.stream(f"pools.{name}.latency")
+            pc.service_mean_s,
+            pc.service_cv,
+            pc.latency,
+            rng=ctx.rng.stream(f"pools.{name}.latency"),
         )
     return InferencePool(
         name,
@@ -249,11 +260,18 @@ def build(cfg: Any) -> Built:
     """Build the context, workload and request path of one run from a composed config."""
     _positive("horizon_s", cfg.horizon_s)
     if not 0 <= cfg.warmup_s < cfg.horizon_s:
-        raise ConfigError(f"warmup_s={cfg.warmup_s!r} must be >= 0 and < horizon_s={cfg.horizon_s!r}")
+        raise ConfigError(
+            f"warmup_s={cfg.warmup_s!r} must be >= 0 and < horizon_s={cfg.horizon_s!r}"
+        )
     if cfg.seed < 0:
         raise ConfigError(f"seed={cfg.seed!r} must be >= 0")
     bucket = bucket_width_s(cfg.horizon_s - cfg.warmup_s, cfg.bucket_s)
-    ctx = SimContext(seed=int(cfg.seed), horizon_s=float(cfg.horizon_s), warmup_s=float(cfg.warmup_s), bucket_s=bucket)
+    ctx = SimContext(
+        seed=int(cfg.seed),
+        horizon_s=float(cfg.horizon_s),
+        warmup_s=float(cfg.warmup_s),
+        bucket_s=bucket,
+    )
 
     if not cfg.path:
         raise ConfigError(
@@ -262,7 +280,9 @@ def build(cfg: Any) -> Built:
         )
     overlap = set(cfg.pools) & set(cfg.apis)
     if overlap:
-        raise ConfigError(f"component names must be unique across pools and apis; both have {sorted(overlap)}")
+        raise ConfigError(
+            f"component names must be unique across pools and apis; both have {sorted(overlap)}"
+        )
     known = list(cfg.pools) + list(cfg.apis)
     components: dict[str, Any] = {}
     path: list[Stage] = []

@@ -56,7 +56,9 @@ def main() -> None:
     import hydra
 
     _register()
-    app = hydra.main(version_base="1.3", config_path=str(configs_dir()), config_name="config")(_task)
+    app = hydra.main(version_base="1.3", config_path=str(configs_dir()), config_name="config")(
+        _task
+    )
     app()
 
 

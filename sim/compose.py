@@ -1,8 +1,8 @@
 """Compose a scenario's config without the CLI (tests, benchmarks, notebooks, sweeps).
 
-    from sim.compose import compose, run_scenario
-    cfg = compose("copilot_like", ["workload.users=100", "horizon_s=86400"])
-    result = run_scenario("demo", ["seed=3"])
+from sim.compose import compose, run_scenario
+cfg = compose("copilot_like", ["workload.users=100", "horizon_s=86400"])
+result = run_scenario("demo", ["seed=3"])
 """
 
 from __future__ import annotations

@@ -67,9 +67,20 @@ def _csv(rows: list[list[Any]]) -> str:
 def ledger_csv(result: RunResult) -> str:
     """Cost per layer and component per time bucket; warm-up rows flagged."""
     warmup = result.summary["warmup_s"]
-    rows: list[list[Any]] = [["bucket_start_s", "bucket_end_s", "layer", "component", "usd", "in_warmup"]]
+    rows: list[list[Any]] = [
+        ["bucket_start_s", "bucket_end_s", "layer", "component", "usd", "in_warmup"]
+    ]
     for start, end, layer, comp, usd in result.ledger_rows:
-        rows.append([f"{start:.6g}", f"{end:.6g}", layer, comp, repr(usd), int(end <= warmup and warmup > 0)])
+        rows.append(
+            [
+                f"{start:.6g}",
+                f"{end:.6g}",
+                layer,
+                comp,
+                repr(usd),
+                int(end <= warmup and warmup > 0),
+            ]
+        )
     return _csv(rows)
 
 
@@ -92,7 +103,10 @@ def write_run(result: RunResult, out_dir: Path, plots: bool = True) -> list[Path
     """Write every file of a run into ``out_dir``; returns the paths written."""
     out_dir = Path(out_dir)
     written = []
-    for name, text in (("ledger.csv", ledger_csv(result)), ("timeseries.csv", timeseries_csv(result))):
+    for name, text in (
+        ("ledger.csv", ledger_csv(result)),
+        ("timeseries.csv", timeseries_csv(result)),
+    ):
         atomic_write_text(out_dir / name, text)
         written.append(out_dir / name)
     if plots:
@@ -152,7 +166,9 @@ def format_summary(s: dict[str, Any]) -> str:
         )
     for name, u in s["utilization"].items():
         if u["mean"] is not None:
-            lines.append(f"util      {name}: mean {u['mean']:.1%} · busiest bucket {u['peak_bucket']:.1%}")
+            lines.append(
+                f"util      {name}: mean {u['mean']:.1%} · busiest bucket {u['peak_bucket']:.1%}"
+            )
     total = s["cost_usd"]["total"]
     lines.append("")
     lines.append(f"{'cost layer':<22}{'USD':>14}{'share':>8}  {'monthly':>12}")
@@ -161,7 +177,9 @@ def format_summary(s: dict[str, Any]) -> str:
         info = s["layers"][layer]
         if info["active"]:
             share = f"{info['share']:.1%}" if info["share"] is not None else "-"
-            lines.append(f"{layer:<22}{_usd(info['usd']):>14}{share:>8}  {_usd(info['usd'] * factor):>12}")
+            lines.append(
+                f"{layer:<22}{_usd(info['usd']):>14}{share:>8}  {_usd(info['usd'] * factor):>12}"
+            )
         else:
             lines.append(f"{layer:<22}{'—':>14}{'':>8}  {'(inactive)':>12}")
     lines.append(f"{'total':<22}{_usd(total):>14}{'':>8}  {_usd(s['monthly_cost_usd']):>12}")
@@ -169,12 +187,14 @@ def format_summary(s: dict[str, Any]) -> str:
     lines.append(
         f"per request {_usd(s['cost_per_request_usd'])} · per 1k requests {_usd(s['cost_per_1k_requests_usd'])}"
         f" · per month {_usd(s['monthly_cost_usd'])}"
-        + (f" · per user-month {_usd(s['cost_per_user_month_usd'])}" if s["cost_per_user_month_usd"] is not None else "")
+        + (
+            f" · per user-month {_usd(s['cost_per_user_month_usd'])}"
+            if s["cost_per_user_month_usd"] is not None
+            else ""
+        )
     )
     for note in s.get("notes", []):
         lines.append(f"note: {note}")
     run = s["run"]
     lines.append(f"(simulated in {run['wall_s']:.1f} s wall time)")
     return "\n".join(lines)
-
-

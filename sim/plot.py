@@ -58,8 +58,12 @@ def cost_by_layer_figure(summary: dict[str, Any], ledger_rows: list[tuple]) -> A
     layers = [ly for ly in LAYERS if ly in per_layer]
     if starts.size:
         x, xlabel = _time_axis(starts)
-        stack = [np.array([per_layer[ly].get(s, 0.0) for s in starts]) * 3600.0 / bucket for ly in layers]
-        ax.stackplot(x, stack, labels=layers, colors=[LAYER_COLORS[ly] for ly in layers], step="post")
+        stack = [
+            np.array([per_layer[ly].get(s, 0.0) for s in starts]) * 3600.0 / bucket for ly in layers
+        ]
+        ax.stackplot(
+            x, stack, labels=layers, colors=[LAYER_COLORS[ly] for ly in layers], step="post"
+        )
         ax.set_xlabel(xlabel)
         ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax.set_ylabel("cost rate (USD per hour)")
@@ -72,14 +76,26 @@ def cost_by_layer_figure(summary: dict[str, Any], ledger_rows: list[tuple]) -> A
     bars = axb.barh(active[::-1], vals[::-1], color=[LAYER_COLORS[ly] for ly in active[::-1]])
     total = summary["cost_usd"]["total"] or 1.0
     for bar, v in zip(bars, vals[::-1]):
-        axb.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f" ${v:,.2f} ({v / total:.0%})",
-                 va="center", fontsize=8)
+        axb.text(
+            bar.get_width(),
+            bar.get_y() + bar.get_height() / 2,
+            f" ${v:,.2f} ({v / total:.0%})",
+            va="center",
+            fontsize=8,
+        )
     inactive = [ly for ly in LAYERS if ly not in active]
     axb.set_title(f"total ${summary['cost_usd']['total']:,.2f} over the run")
     axb.set_xlabel("USD")
     if inactive:
-        axb.text(0.0, -0.18, "inactive: " + ", ".join(inactive), transform=axb.transAxes, fontsize=7, color="grey",
-                 wrap=True)
+        axb.text(
+            0.0,
+            -0.18,
+            "inactive: " + ", ".join(inactive),
+            transform=axb.transAxes,
+            fontsize=7,
+            color="grey",
+            wrap=True,
+        )
     axb.set_xlim(0, max(vals + [1e-9]) * 1.6)
     fig.tight_layout()
     return fig
@@ -93,7 +109,10 @@ def latency_figure(summary: dict[str, Any], latency: LogHistogram, ttft: LogHist
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 5.2))
     drew = False
-    for hist, label, color in ((latency, "end-to-end latency", "#4C72B0"), (ttft, "time to first token", "#DD8452")):
+    for hist, label, color in (
+        (latency, "end-to-end latency", "#4C72B0"),
+        (ttft, "time to first token", "#DD8452"),
+    ):
         if hist.n == 0:
             continue
         hist._flush()
@@ -104,12 +123,18 @@ def latency_figure(summary: dict[str, Any], latency: LogHistogram, ttft: LogHist
         # regroup into ~60 bins per visible range for a readable shape
         group = max(1, (hi - lo) // 60)
         c = np.add.reduceat(counts[lo:hi], np.arange(0, hi - lo, group))
-        e = edges[lo:hi + 1:group]
+        e = edges[lo : hi + 1 : group]
         e = np.append(e[: c.size], edges[min(lo + c.size * group, edges.size - 1)])
         qs = {q: hist.quantile(q) for q in (0.5, 0.95, 0.99)}
         stats = " · ".join(f"p{int(q * 100)} {_fmt_s(v)}" for q, v in qs.items())
-        ax.stairs(c / hist.n, e, fill=True, alpha=0.45, color=color,
-                  label=f"{label}, n={hist.n:,}\n{stats} (lines: p50 solid, p95 dashed, p99 dotted)")
+        ax.stairs(
+            c / hist.n,
+            e,
+            fill=True,
+            alpha=0.45,
+            color=color,
+            label=f"{label}, n={hist.n:,}\n{stats} (lines: p50 solid, p95 dashed, p99 dotted)",
+        )
         for q, ls in ((0.5, "-"), (0.95, "--"), (0.99, ":")):
             ax.axvline(qs[q], color=color, ls=ls, lw=1.2)
         drew = True
@@ -118,7 +143,9 @@ def latency_figure(summary: dict[str, Any], latency: LogHistogram, ttft: LogHist
     ax.set_ylabel("share of completed requests")
     ax.set_title(f"{summary['scenario']}: latency distribution")
     if drew:
-        ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
+        ax.legend(
+            fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1
+        )
     else:
         ax.text(0.5, 0.5, "no completed requests", ha="center", transform=ax.transAxes)
     ax.grid(alpha=0.3, which="both")
@@ -135,18 +162,35 @@ def load_figure(summary: dict[str, Any], ts: dict[str, list[float]]) -> Any:
     nrows = 2 + (1 if utils else 0)
     fig, axes = plt.subplots(nrows, 1, figsize=(10, 2.8 * nrows), sharex=True, squeeze=False)
     ax = axes[0, 0]
-    ax.step(x, np.asarray(ts["arrivals"], float) / bucket, where="post", label="arrivals/s", color="#4C72B0")
-    ax.step(x, np.asarray(ts["completions"], float) / bucket, where="post", label="completions/s",
-            color="#55A868", alpha=0.8, ls="--")
+    ax.step(
+        x,
+        np.asarray(ts["arrivals"], float) / bucket,
+        where="post",
+        label="arrivals/s",
+        color="#4C72B0",
+    )
+    ax.step(
+        x,
+        np.asarray(ts["completions"], float) / bucket,
+        where="post",
+        label="completions/s",
+        color="#55A868",
+        alpha=0.8,
+        ls="--",
+    )
     ax.set_ylabel("requests per second")
-    ax.set_title(f"{summary['scenario']}: load, utilization and latency over time (buckets of {bucket:g} s)")
+    ax.set_title(
+        f"{summary['scenario']}: load, utilization and latency over time (buckets of {bucket:g} s)"
+    )
     ax.legend(fontsize=8, frameon=False, loc="upper right")
     ax.grid(alpha=0.3)
     row = 1
     if utils:
         axu = axes[row, 0]
         for k in utils:
-            axu.step(x, 100 * np.asarray(ts[k], float), where="post", label=k.replace(".utilization", ""))
+            axu.step(
+                x, 100 * np.asarray(ts[k], float), where="post", label=k.replace(".utilization", "")
+            )
         axu.set_ylabel("replicas busy (%)")
         axu.set_ylim(0, 105)
         axu.grid(alpha=0.3)

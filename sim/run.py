@@ -79,7 +79,12 @@ def _progress_bar(cfg: Any, horizon_s: float) -> Any:
     from tqdm import tqdm
 
     return tqdm(
-        total=horizon_s, unit="sim-s", unit_scale=True, desc=f"{cfg.name}", leave=False, dynamic_ncols=True
+        total=horizon_s,
+        unit="sim-s",
+        unit_scale=True,
+        desc=f"{cfg.name}",
+        leave=False,
+        dynamic_ncols=True,
     )
 
 
@@ -142,7 +147,10 @@ def _result(cfg: Any, built: Built, edges: list[float], wall_s: float) -> RunRes
 
     notes = []
     week = 7 * 86400.0
-    if cfg.workload.arrival in ("sessions", "diurnal") and abs(measured / week - round(measured / week)) > 1e-9:
+    if (
+        cfg.workload.arrival in ("sessions", "diurnal")
+        and abs(measured / week - round(measured / week)) > 1e-9
+    ):
         notes.append(
             "monthly figures extrapolate a window that is not a whole number of weeks; "
             "with a daily/weekly load cycle they over- or under-state a month"

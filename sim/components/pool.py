@@ -45,14 +45,13 @@ Accounting
 from __future__ import annotations
 
 import math
-from array import array
-from bisect import bisect_right
 from collections import deque
 from collections.abc import Generator
 from typing import Any
 
 import simpy
 
+from sim.components.metering import BusyMeter
 from sim.components.request import Request
 from sim.engine.context import SimContext
 from sim.latency import LatencyModel
@@ -88,7 +87,6 @@ class _Replica:
         "seg_start",
         "step_s",
         "version",
-        "busy_since",
     )
 
     def __init__(self, index: int) -> None:
@@ -101,7 +99,6 @@ class _Replica:
         self.seg_start = 0.0
         self.step_s = 0.0
         self.version = 0
-        self.busy_since = math.nan
 
     @property
     def n_seqs(self) -> int:
@@ -164,10 +161,7 @@ class InferencePool:
         self._idle = list(reversed(self._replicas))  # stack; pops replica 0 first
         self._queue: deque[_Seq] = deque()
         self._n_running = 0
-        # busy replica-seconds: closed total, closed periods not yet billed
-        self._busy_closed_s = 0.0
-        self._period_starts = array("d")
-        self._period_ends = array("d")
+        self.meter = BusyMeter(replicas)  # busy replica-time, for billing and utilization
         self._gauge_t = 0.0
         self._gauge_busy = 0.0
 
@@ -201,7 +195,7 @@ class InferencePool:
         """Start ``seq`` at once on an idle replica, or a decoding one with room."""
         if self._idle:
             r = self._idle.pop()
-            r.busy_since = self.env.now
+            self.meter.begin(r.index, self.env.now)
             r.phase = _SWITCH
         elif self.max_batch_size > 1:
             best = None
@@ -302,12 +296,8 @@ class InferencePool:
                     return
             running = r.running
             if not running:
-                now = self.env.now
                 r.phase = _IDLE
-                self._busy_closed_s += now - r.busy_since
-                self._period_starts.append(r.busy_since)
-                self._period_ends.append(now)
-                r.busy_since = math.nan
+                self.meter.end(r.index, self.env.now)
                 self._idle.append(r)
                 return
             min_rem = min(s.remaining for s in running)
@@ -330,39 +320,11 @@ class InferencePool:
     # -- billing and gauges --------------------------------------------------------------
     def busy_replica_s(self) -> float:
         """Busy replica-seconds from time 0 to now."""
-        now = self.env.now
-        busy = self._busy_closed_s
-        for r in self._replicas:
-            if r.phase != _IDLE:
-                busy += now - r.busy_since
-        return busy
+        return self.meter.busy_s(self.env.now)
 
     def bill(self, start_s: float, end_s: float) -> None:
         """Charge busy time of ``[start_s, end_s)`` to inference and the rest to infrastructure."""
-        if not end_s >= start_s:
-            raise ValueError(f"bill interval [{start_s!r}, {end_s!r}) must have end_s >= start_s")
-        starts, ends = self._period_starts, self._period_ends
-        busy = 0.0
-        for s, e in zip(starts, ends):
-            lo = s if s > start_s else start_s
-            hi = e if e < end_s else end_s
-            if hi > lo:
-                busy += hi - lo
-        for r in self._replicas:
-            if r.phase != _IDLE:
-                lo = r.busy_since if r.busy_since > start_s else start_s
-                if end_s > lo:
-                    busy += end_s - lo
-        keep = bisect_right(ends, end_s)
-        if keep:
-            del starts[:keep]
-            del ends[:keep]
-        provisioned = self.replicas * (end_s - start_s)
-        busy = min(busy, provisioned)
-        usd_per_s = self.usd_per_replica_hour / 3600.0
-        ledger = self.ctx.ledger
-        ledger.charge(start_s, "inference", self.name, busy * usd_per_s)
-        ledger.charge(start_s, "infrastructure", self.name, (provisioned - busy) * usd_per_s)
+        self.meter.bill(self.ctx.ledger, self.name, start_s, end_s, self.usd_per_replica_hour)
 
     def gauges(self) -> dict[str, float]:
         """Busy fraction since the previous call, waiting and running request counts."""

@@ -66,9 +66,7 @@ class Ledger:
         """USD per layer (all eight keys), warm-up excluded unless asked."""
         out = dict.fromkeys(LAYERS, 0.0)
         for (layer, _), buckets in self._series.items():
-            out[layer] += sum(
-                v for b, v in buckets.items() if include_warmup or b != WARMUP_BUCKET
-            )
+            out[layer] += sum(v for b, v in buckets.items() if include_warmup or b != WARMUP_BUCKET)
         return out
 
     def by_component(self, include_warmup: bool = False) -> dict[str, dict[str, float]]:

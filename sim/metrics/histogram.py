@@ -16,7 +16,9 @@ import numpy as np
 class LogHistogram:
     """Histogram over ``[lo, hi)`` with geometric bins, plus under/overflow bins."""
 
-    def __init__(self, lo: float = 1e-6, hi: float = 1e7, ratio: float = 1.01, flush_every: int = 1 << 16):
+    def __init__(
+        self, lo: float = 1e-6, hi: float = 1e7, ratio: float = 1.01, flush_every: int = 1 << 16
+    ):
         if not (0 < lo < hi) or ratio <= 1:
             raise ValueError(f"need 0 < lo < hi and ratio > 1, got lo={lo}, hi={hi}, ratio={ratio}")
         self.lo, self.hi, self.ratio = lo, hi, ratio
