@@ -31,49 +31,10 @@ from sim.components.rate_limit import TokenBucket
 from sim.components.request import Request
 from sim.config import ON_LIMIT
 from sim.engine.context import SimContext
+from sim.kernels.blocks import BlockDraws, lognormal_draws
 
 BLOCK = 4096
 LAYER = "inference"
-
-
-class _LognormalBlock:
-    """Lognormal draws with a given median and sigma, sampled ``BLOCK`` at a time."""
-
-    __slots__ = ("_rng", "_mu", "_sigma", "_buf", "_i")
-
-    def __init__(self, rng: np.random.Generator, median: float, sigma: float) -> None:
-        self._rng = rng
-        self._mu = math.log(median)
-        self._sigma = sigma
-        self._buf: list[float] = []
-        self._i = 0
-
-    def next(self) -> float:
-        if self._i >= len(self._buf):
-            self._buf = self._rng.lognormal(self._mu, self._sigma, BLOCK).tolist()
-            self._i = 0
-        v = self._buf[self._i]
-        self._i += 1
-        return v
-
-
-class _UniformBlock:
-    """Uniform [0, 1) draws, sampled ``BLOCK`` at a time."""
-
-    __slots__ = ("_rng", "_buf", "_i")
-
-    def __init__(self, rng: np.random.Generator) -> None:
-        self._rng = rng
-        self._buf: list[float] = []
-        self._i = 0
-
-    def next(self) -> float:
-        if self._i >= len(self._buf):
-            self._buf = self._rng.random(BLOCK).tolist()
-            self._i = 0
-        v = self._buf[self._i]
-        self._i += 1
-        return v
 
 
 def _check_price(arg: str, value: float | None, allow_none: bool = False) -> None:
@@ -167,9 +128,9 @@ class ApiProvider:
         self.rng = rng
         self._rpm = TokenBucket.per_minute(rpm_limit) if rpm_limit is not None else None
         self._tpm = TokenBucket.per_minute(tpm_limit) if tpm_limit is not None else None
-        self._ttft = _LognormalBlock(rng, ttft_median_s, ttft_sigma)
-        self._tps = _LognormalBlock(rng, tokens_per_s_median, tokens_per_s_sigma)
-        self._u = _UniformBlock(rng)
+        self._ttft = lognormal_draws(rng, ttft_median_s, ttft_sigma, BLOCK)
+        self._tps = lognormal_draws(rng, tokens_per_s_median, tokens_per_s_sigma, BLOCK)
+        self._u = BlockDraws(rng.random, BLOCK)
         self._fail_reason = f"{name}:error"
         self._reject_reason = f"{name}:429"
         self._timeout_reason = f"{name}:queue_timeout"

@@ -22,6 +22,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sim.kernels.blocks import BlockDraws
+
 DISTS = ("exponential", "lognormal")
 
 
@@ -48,30 +50,19 @@ class ServiceTimeLatency:
         self.rng = rng
         self._sigma = math.sqrt(math.log1p(self.cv**2))
         self._mu = math.log(self.mean_s) - self._sigma**2 / 2
-        self._buf: list[float] = []
-        self._i = 0
+        if dist == "exponential":
+            self._draws = BlockDraws(lambda n: rng.exponential(self.mean_s, n), self.BLOCK)
+        else:
+            self._draws = BlockDraws(lambda n: rng.lognormal(self._mu, self._sigma, n), self.BLOCK)
 
     @property
     def variance_s2(self) -> float:
         """Variance of one service time, ``(cv·mean)²``."""
         return (self.cv * self.mean_s) ** 2
 
-    def _refill(self) -> None:
-        if self.dist == "exponential":
-            block = self.rng.exponential(self.mean_s, self.BLOCK)
-        else:
-            block = self.rng.lognormal(self._mu, self._sigma, self.BLOCK)
-        self._buf = block.tolist()
-        self._i = 0
-
     def draw(self) -> float:
         """One service time, seconds."""
-        i = self._i
-        if i >= len(self._buf):
-            self._refill()
-            i = 0
-        self._i = i + 1
-        return self._buf[i]
+        return self._draws.next()
 
     def prefill_s(self, prompt_tokens: Sequence[int]) -> float:
         """Sum of one service-time draw per request admitted together."""
