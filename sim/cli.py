@@ -46,7 +46,7 @@ def _task(cfg) -> float | None:  # type: ignore[no-untyped-def]
         print(f"aicostsim: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
     written = write_run(result, out_dir, plots=cfg.plots)
-    print(format_summary(result.summary))
+    print(format_summary(result.summary, result.run_info))
     print(f"\nwrote {', '.join(p.name for p in written)} to {out_dir}")
     return result.summary["cost_usd"]["total"]
 

@@ -109,6 +109,9 @@ def write_run(result: RunResult, out_dir: Path, plots: bool = True) -> list[Path
     ):
         atomic_write_text(out_dir / name, text)
         written.append(out_dir / name)
+    if result.run_info:
+        atomic_write_text(out_dir / "run_info.json", summary_json(result.run_info))
+        written.append(out_dir / "run_info.json")
     if plots:
         from sim.plot import save_run_plots
 
@@ -137,7 +140,7 @@ def _sec(x: float | None) -> str:
     return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
 
 
-def format_summary(s: dict[str, Any]) -> str:
+def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) -> str:
     """A readable table of the run for the terminal."""
     r = s["requests"]
     days = s["measured_s"] / 86400
@@ -195,6 +198,9 @@ def format_summary(s: dict[str, Any]) -> str:
     )
     for note in s.get("notes", []):
         lines.append(f"note: {note}")
-    run = s["run"]
-    lines.append(f"(simulated in {run['wall_s']:.1f} s wall time)")
+    if run_info:
+        lines.append(
+            f"(simulated in {run_info['wall_s']:.1f} s wall time, "
+            f"{run_info['requests_per_wall_s'] or 0:,.0f} requests per second)"
+        )
     return "\n".join(lines)

@@ -33,7 +33,7 @@ class RunResult:
     timeseries: dict[str, list[float]]
     latency: LogHistogram
     ttft: LogHistogram
-    extra: dict[str, Any] = field(default_factory=dict)
+    run_info: dict[str, Any] = field(default_factory=dict)  # wall time etc., not in summary
 
 
 def bucket_edges(horizon_s: float, warmup_s: float, bucket_s: float) -> list[float]:
@@ -111,6 +111,12 @@ def run(cfg: Any) -> RunResult:
             progress.close()
     wall_s = time.perf_counter() - wall0
     return _result(cfg, built, edges, wall_s)
+
+
+def _events_scheduled(env: simpy.Environment) -> int | None:
+    """Events SimPy scheduled in the run (reads its private id counter; None if absent)."""
+    counter = getattr(env, "_eid", None)
+    return next(counter) if counter is not None else None
 
 
 def _per(x: float, n: float) -> float | None:
@@ -201,8 +207,6 @@ def _result(cfg: Any, built: Built, edges: list[float], wall_s: float) -> RunRes
         "utilization": util,
         "notes": notes,
         "run": {
-            "wall_s": wall_s,
-            "requests_per_wall_s": (rec.arrived / wall_s) if wall_s > 0 else None,
             "aicostsim_version": __version__,
             "ledger_entries": ledger.n_entries,
         },
@@ -228,4 +232,10 @@ def _result(cfg: Any, built: Built, edges: list[float], wall_s: float) -> RunRes
         ts["latency_p95_s"].append(h.quantile(0.95) if h is not None else math.nan)
         for g in gauge_names:
             ts[g].append(rec.gauges[g].get(i, math.nan))
-    return RunResult(summary, ledger.rows(), ts, rec.latency, rec.ttft)
+    # Wall-clock facts vary between identical runs, so they stay out of summary.json.
+    run_info = {
+        "wall_s": wall_s,
+        "requests_per_wall_s": (rec.arrived / wall_s) if wall_s > 0 else None,
+        "simpy_events": _events_scheduled(built.ctx.env),
+    }
+    return RunResult(summary, ledger.rows(), ts, rec.latency, rec.ttft, run_info)
