@@ -74,11 +74,13 @@ def build_arrivals(cfg: Any, ctx: SimContext) -> ArrivalProcess:
             f"workload.clock_start_h={w.clock_start_h!r} must be in [0, 168) (hours after Monday 00:00)"
         )
     offset = w.clock_start_h * 3600.0
+    if w.arrival == "sessions":  # starts its own clock late without writing the skipped part
+        return _arrivals(w, ctx, ctx.horizon_s, start_s=offset)
     inner = _arrivals(w, ctx, ctx.horizon_s + offset)
     return ShiftedArrivals(inner, offset) if offset > 0 else inner
 
 
-def _arrivals(w: Any, ctx: SimContext, horizon: float) -> ArrivalProcess:
+def _arrivals(w: Any, ctx: SimContext, horizon: float, start_s: float = 0.0) -> ArrivalProcess:
     from sim.workload import arrivals as arr
 
     _choice("workload.arrival", w.arrival, ARRIVAL_KINDS)
@@ -141,6 +143,7 @@ def _arrivals(w: Any, ctx: SimContext, horizon: float) -> ArrivalProcess:
             s.timezone_spread_h,
             rng=rng,
             horizon_s=horizon,
+            start_s=start_s,
         )
     # trace
     _positive("workload.trace.speedup", w.trace.speedup)

@@ -130,7 +130,8 @@ P_WEEKEND = 3  # probability of working on a Saturday / Sunday
 P_ACTIVE_S = 4  # mean active period
 P_IDLE_S = 5  # mean idle period
 P_RATE_ACTIVE = 6  # request rate while active, per second
-N_SESSION_PARAMS = 7
+P_EMIT_FROM = 7  # requests before this time are simulated but not written
+N_SESSION_PARAMS = 8
 
 
 def session_window_py(
@@ -150,7 +151,8 @@ def session_window_py(
     n_out: int,
 ) -> tuple[int, int, int]:
     """Advance users ``first_user, first_user + 1, ...`` until each one's next event is at
-    or after ``w_end``, writing their requests at times >= 0 to ``out_t``/``out_u``.
+    or after ``w_end``, writing their requests at times >= ``params[P_EMIT_FROM]`` to
+    ``out_t``/``out_u``.
 
     Per-user state (arrays indexed by user): ``kind`` (PLAN, REQ, ACT_END, IDLE_END),
     ``wake`` (time of the pending event), ``phase_end`` (end of the current active
@@ -178,6 +180,7 @@ def session_window_py(
     mean_active_s = params[P_ACTIVE_S]
     mean_idle_s = params[P_IDLE_S]
     rate = params[P_RATE_ACTIVE]
+    emit_from = params[P_EMIT_FROM]
     n_users = wake.shape[0]
     cap = out_t.shape[0]
     nu = u.shape[0]
@@ -190,7 +193,7 @@ def session_window_py(
             t = wake[i]
             begin_active = False
             if k == REQ:
-                if t >= 0.0:
+                if t >= emit_from:
                     out_t[n_out] = t
                     out_u[n_out] = i
                     n_out += 1

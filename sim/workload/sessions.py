@@ -51,6 +51,10 @@ class SessionArrivals:
     ``requests_per_user_day`` requests in expectation (see :func:`expected_active_s`).
     ``ArrivalBlock.users`` holds user indices ``0 .. users-1``.
 
+    ``start_s`` starts the clock later in the week: users are simulated from Monday 00:00
+    (without writing their requests) up to ``start_s``, and arrival times are reported
+    relative to ``start_s``, over ``[0, horizon_s)``.
+
     ``mean_rate_rps = users * requests_per_user_day * (5 + 2 weekend_factor) / 7 / 86400``
     is the long-run mean over whole weeks; it is exact in expectation (the time of day
     does not change the count per working day), but any window shorter than a week
@@ -71,6 +75,7 @@ class SessionArrivals:
         *,
         rng: np.random.Generator,
         horizon_s: float,
+        start_s: float = 0.0,
     ) -> None:
         if int(users) != users or users < 1:
             raise ValueError(f"users={users!r} must be an integer >= 1")
@@ -93,6 +98,7 @@ class SessionArrivals:
         self.timezone_spread_h = check_non_negative("timezone_spread_h", timezone_spread_h)
         self.rng = check_rng(rng)
         self.horizon_s = check_positive("horizon_s", horizon_s)
+        self.start_s = check_non_negative("start_s", start_s)
 
     @property
     def rate_active_rps(self) -> float:
@@ -135,6 +141,7 @@ class SessionArrivals:
         params[k.P_ACTIVE_S] = self.active_period_s
         params[k.P_IDLE_S] = self.idle_period_s
         params[k.P_RATE_ACTIVE] = self.rate_active_rps
+        params[k.P_EMIT_FROM] = self.start_s
 
         u = rng.random(_UNIFORMS)
         pos = 0
@@ -142,9 +149,12 @@ class SessionArrivals:
         out_t = np.empty(cap)
         out_u = np.empty(cap, dtype=np.int64)
         window = self.window_s
+        start = self.start_s
+        end = start + self.horizon_s
         t0 = 0.0
-        while t0 < self.horizon_s:
-            w_end = min(t0 + window, self.horizon_s)
+        while t0 < end:
+            # before ``start`` nothing is written, so one window reaches it
+            w_end = start if t0 < start else min(t0 + window, end)
             n_out = 0
             user = 0
             while True:
@@ -162,5 +172,5 @@ class SessionArrivals:
                     out_u = np.concatenate((out_u, np.empty(len(out_u), dtype=np.int64)))
             if n_out:
                 order = np.argsort(out_t[:n_out], kind="stable")
-                yield ArrivalBlock(out_t[order], users=out_u[order])
+                yield ArrivalBlock(out_t[order] - start, users=out_u[order])
             t0 = max(w_end, float(wake.min()))  # skip ahead over stretches with no events
