@@ -189,3 +189,17 @@ def test_progress_bar_over_simulated_time(capsys):
     run_scenario("demo", ["horizon_s=86400", "progress=true", "plots=false"])
     err = capsys.readouterr().err
     assert "sim-s" in err and "demo" in err
+
+
+@pytest.mark.slow
+def test_a_million_users_in_a_busy_window():
+    s = run_scenario(
+        "copilot_like",
+        ["workload.users=1000000", "workload.clock_start_h=10", "horizon_s=10", "bucket_s=5",
+         "progress=false", "plots=false"],
+    ).summary  # fmt: skip
+    assert s["config"]["pools"]["gpu"]["replicas"] == 4000
+    # ~1M developers at 10:00 on a Monday send a few thousand requests per second
+    assert 20_000 < s["requests"]["arrived"] < 60_000
+    assert _conserved(s)
+    assert s["cost_per_user_month_usd"] == pytest.approx(s["monthly_cost_usd"] / 1_000_000)
