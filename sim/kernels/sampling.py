@@ -254,6 +254,30 @@ def session_window_py(
     return n_out, pos, n_users
 
 
+# --- request sizes ----------------------------------------------------------------------
+
+
+def lognormal_counts_py(
+    z: np.ndarray, median: float, sigma: float, lo: int, hi: int, out: np.ndarray
+) -> None:
+    """Token counts ``clip(rint(median * exp(sigma * z)), lo, hi)`` into ``out`` (int64).
+
+    ``z`` holds standard normals drawn by the caller. Rounding is to the nearest integer,
+    halves to even, like ``np.rint``.
+    """
+    for i in range(z.shape[0]):
+        x = median * math.exp(sigma * z[i])
+        r = math.floor(x + 0.5)
+        if r - x == 0.5 and r % 2 != 0:  # a tie rounds to even
+            r -= 1
+        if r < lo:
+            r = lo
+        elif r > hi:
+            r = hi
+        out[i] = r
+
+
 invert_cumulative = njit(cache=True)(invert_cumulative_py)
+lognormal_counts = njit(cache=True)(lognormal_counts_py)
 mmpp_fill = njit(cache=True)(mmpp_fill_py)
 session_window = njit(cache=True)(session_window_py)

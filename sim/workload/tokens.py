@@ -95,13 +95,18 @@ class LognormalTokens(_BlockSampler):
         self.rng = check_rng(rng)
 
     def _draw(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        from sim.kernels.sampling import lognormal_counts
+
         z = self.rng.standard_normal((2, size))
-        prompt = np.rint(self.prompt_median * np.exp(self.prompt_sigma * z[0]))
-        output = np.rint(self.output_median * np.exp(self.output_sigma * z[1]))
-        return (
-            np.clip(prompt, self.prompt_min, self.prompt_max).astype(np.int64),
-            np.clip(output, self.output_min, self.output_max).astype(np.int64),
+        prompt = np.empty(size, dtype=np.int64)
+        output = np.empty(size, dtype=np.int64)
+        lognormal_counts(
+            z[0], self.prompt_median, self.prompt_sigma, self.prompt_min, self.prompt_max, prompt
         )
+        lognormal_counts(
+            z[1], self.output_median, self.output_sigma, self.output_min, self.output_max, output
+        )
+        return prompt, output
 
     @property
     def mean_prompt_tokens(self) -> float:

@@ -143,7 +143,14 @@ def test_mean_latency_matches_lognormal_means(seed: int) -> None:
     assert np.all(ttft > 0) and np.all(lat > ttft)
 
 
-def test_one_timeout_per_request_without_limits() -> None:
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"error_prob": 0.1},  # successes and errors alike: exactly one timeout each
+        {"rpm_limit": 60.0, "max_queue_s": 1e9},  # wait and service folded into one timeout
+    ],
+)
+def test_one_timeout_per_request(kwargs: dict) -> None:
     ctx = SimContext(seed=0, horizon_s=1e6)
     made = {"n": 0}
     real_timeout = ctx.env.timeout
@@ -153,25 +160,10 @@ def test_one_timeout_per_request_without_limits() -> None:
         return real_timeout(delay, value)
 
     ctx.env.timeout = counting_timeout  # type: ignore[method-assign]
-    p = make(ctx, error_prob=0.1)
-    n = 300
+    p = make(ctx, **kwargs)
+    n = 200
     run(ctx, p, requests(n))
-    assert made["n"] == n  # successes and errors alike: exactly one timeout each
-
-
-def test_one_timeout_per_request_with_queueing_limit() -> None:
-    ctx = SimContext(seed=0, horizon_s=1e6)
-    made = {"n": 0}
-    real_timeout = ctx.env.timeout
-
-    def counting_timeout(delay: float, value: Any = None):
-        made["n"] += 1
-        return real_timeout(delay, value)
-
-    ctx.env.timeout = counting_timeout  # type: ignore[method-assign]
-    p = make(ctx, rpm_limit=60.0, max_queue_s=1e9)
-    run(ctx, p, requests(100))
-    assert made["n"] == 100  # wait and service folded into one timeout
+    assert made["n"] == n
 
 
 def test_same_seed_same_results() -> None:
