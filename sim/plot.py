@@ -48,19 +48,19 @@ def cost_by_layer_figure(summary: dict[str, Any], ledger_rows: list[tuple]) -> A
     plt = _plt()
     warmup = summary["warmup_s"]
     bucket = summary["bucket_s"]
-    per_layer: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    # the full bucket grid of the measured window: buckets without charges are zeros
+    n = int(np.ceil(summary["measured_s"] / bucket - 1e-9))
+    starts = warmup + bucket * np.arange(n, dtype=float)
+    per_layer: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(n))
     for start, end, layer, _comp, usd in ledger_rows:
         if warmup > 0 and end <= warmup:
             continue
-        per_layer[layer][start] += usd
-    starts = np.array(sorted({s for d in per_layer.values() for s in d}), dtype=float)
+        per_layer[layer][min(int(round((start - warmup) / bucket)), n - 1)] += usd
     fig, (ax, axb) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
     layers = [ly for ly in LAYERS if ly in per_layer]
     if starts.size:
         x, xlabel = _time_axis(starts)
-        stack = [
-            np.array([per_layer[ly].get(s, 0.0) for s in starts]) * 3600.0 / bucket for ly in layers
-        ]
+        stack = [per_layer[ly] * 3600.0 / bucket for ly in layers]
         ax.stackplot(
             x, stack, labels=layers, colors=[LAYER_COLORS[ly] for ly in layers], step="post"
         )
