@@ -80,9 +80,9 @@ def _progress_bar(cfg: Any, horizon_s: float) -> Any:
 
     return tqdm(
         total=horizon_s,
-        unit="sim-s",
+        unit="s",
         unit_scale=True,
-        desc=f"{cfg.name}",
+        desc=f"{cfg.name} · simulated",
         leave=False,
         dynamic_ncols=True,
     )

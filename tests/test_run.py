@@ -188,7 +188,8 @@ def test_summary_is_written_atomically(copilot, tmp_path, monkeypatch):
 def test_progress_bar_over_simulated_time(capsys):
     run_scenario("demo", ["horizon_s=86400", "progress=true", "plots=false"])
     err = capsys.readouterr().err
-    assert "sim-s" in err and "demo" in err
+    assert "demo · simulated" in err
+    assert "/86.4k" in err  # progress over the simulated horizon, in seconds
 
 
 @pytest.mark.slow
