@@ -134,7 +134,8 @@ def _usd(x: float | None) -> str:
     return f"${x:.4g}"
 
 
-def _sec(x: float | None) -> str:
+def format_seconds(x: float | None) -> str:
+    """``123 ms`` below a second, ``1.23 s`` above; ``n/a`` for None."""
     if x is None:
         return "n/a"
     return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
@@ -160,12 +161,12 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
     lat = s["latency_s"]
     if lat["n"]:
         lines.append(
-            f"latency   mean {_sec(lat['mean'])} · p50 {_sec(lat['p50'])} · p95 {_sec(lat['p95'])} · p99 {_sec(lat['p99'])}"
+            f"latency   mean {format_seconds(lat['mean'])} · p50 {format_seconds(lat['p50'])} · p95 {format_seconds(lat['p95'])} · p99 {format_seconds(lat['p99'])}"
         )
     if s.get("ttft_s"):
         t = s["ttft_s"]
         lines.append(
-            f"TTFT      mean {_sec(t['mean'])} · p50 {_sec(t['p50'])} · p95 {_sec(t['p95'])} · p99 {_sec(t['p99'])}"
+            f"TTFT      mean {format_seconds(t['mean'])} · p50 {format_seconds(t['p50'])} · p95 {format_seconds(t['p95'])} · p99 {format_seconds(t['p99'])}"
         )
     for name, u in s["utilization"].items():
         if u["mean"] is not None:

@@ -101,11 +101,9 @@ def cost_by_layer_figure(summary: dict[str, Any], ledger_rows: list[tuple]) -> A
     return fig
 
 
-def _fmt_s(v: float) -> str:
-    return f"{v * 1000:.0f} ms" if v < 1 else f"{v:.2f} s"
-
-
 def latency_figure(summary: dict[str, Any], latency: LogHistogram, ttft: LogHistogram) -> Any:
+    from sim.outputs import format_seconds
+
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 5.2))
     drew = False
@@ -126,7 +124,7 @@ def latency_figure(summary: dict[str, Any], latency: LogHistogram, ttft: LogHist
         e = edges[lo : hi + 1 : group]
         e = np.append(e[: c.size], edges[min(lo + c.size * group, edges.size - 1)])
         qs = {q: hist.quantile(q) for q in (0.5, 0.95, 0.99)}
-        stats = " · ".join(f"p{int(q * 100)} {_fmt_s(v)}" for q, v in qs.items())
+        stats = " · ".join(f"p{int(q * 100)} {format_seconds(v)}" for q, v in qs.items())
         ax.stairs(
             c / hist.n,
             e,
