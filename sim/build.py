@@ -1,7 +1,8 @@
 """The one place where a config becomes objects.
 
-Every cross-field check lives here and raises :class:`ConfigError` naming the key, the
-value and what is allowed. Components receive plain arguments and runtime objects
+First every field is checked against its rule in the schema (:func:`sim.checks.check_tree`:
+types, ranges, finiteness, unknown keys); the checks that involve several keys live
+here and name each of them. Components receive plain arguments and runtime objects
 (the context, their own random stream), never the whole config.
 """
 
@@ -10,28 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sim import checks
+from sim.checks import ConfigError, InputFileError
 from sim.components.stage import Billable, Observable, Stage
-from sim.config import ARRIVAL_KINDS, ON_LIMIT, POOL_LATENCIES, TOKEN_KINDS
+from sim.config import SimConfig
 from sim.engine.context import SimContext
 from sim.workload.base import ArrivalProcess, TokenSampler
-
-
-class ConfigError(ValueError):
-    """A config value that cannot be simulated; the message names key, value and choices."""
-
-
-def _choice(key: str, value: Any, allowed: Any) -> None:
-    allowed = list(allowed)
-    if value not in allowed:
-        raise ConfigError(
-            f"{key}={value!r} is not allowed; choose one of: {', '.join(map(str, allowed))}"
-        )
-
-
-def _positive(key: str, value: Any, allow_zero: bool = False) -> None:
-    ok = value is not None and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        raise ConfigError(f"{key}={value!r} must be {'>= 0' if allow_zero else '> 0'}")
 
 
 def bucket_width_s(horizon_s: float, requested_s: float) -> float:
@@ -69,10 +54,6 @@ def build_arrivals(cfg: Any, ctx: SimContext) -> ArrivalProcess:
     from sim.workload.shift import ShiftedArrivals
 
     w = cfg.workload
-    if not 0 <= w.clock_start_h < 168:
-        raise ConfigError(
-            f"workload.clock_start_h={w.clock_start_h!r} must be in [0, 168) (hours after Monday 00:00)"
-        )
     offset = w.clock_start_h * 3600.0
     if w.arrival == "sessions":  # starts its own clock late without writing the skipped part
         return _arrivals(w, ctx, ctx.horizon_s, start_s=offset)
@@ -83,54 +64,39 @@ def build_arrivals(cfg: Any, ctx: SimContext) -> ArrivalProcess:
 def _arrivals(w: Any, ctx: SimContext, horizon: float, start_s: float = 0.0) -> ArrivalProcess:
     from sim.workload import arrivals as arr
 
-    _choice("workload.arrival", w.arrival, ARRIVAL_KINDS)
     rng = ctx.rng.stream("workload.arrivals")
     if w.arrival == "poisson":
-        _positive("workload.rate_rps", w.rate_rps)
         return arr.PoissonArrivals(w.rate_rps, rng=rng, horizon_s=horizon)
     if w.arrival == "diurnal":
-        _positive("workload.rate_rps", w.rate_rps)
         d = w.diurnal
-        if len(d.hourly) != 24 or len(d.weekly) != 7:
-            raise ConfigError(
-                f"workload.diurnal.hourly needs 24 values (got {len(d.hourly)}) and "
-                f"workload.diurnal.weekly needs 7 (got {len(d.weekly)})"
-            )
-        if min(d.hourly) < 0 or min(d.weekly) < 0 or sum(d.hourly) <= 0 or sum(d.weekly) <= 0:
-            raise ConfigError("workload.diurnal.hourly/weekly must be >= 0 with a positive sum")
         return arr.DiurnalArrivals(
             w.rate_rps, list(d.hourly), list(d.weekly), rng=rng, horizon_s=horizon
         )
     if w.arrival == "mmpp":
         m = w.mmpp
-        if len(m.rates_rps) != len(m.mean_sojourn_s) or len(m.rates_rps) < 2:
-            raise ConfigError(
-                "workload.mmpp.rates_rps and workload.mmpp.mean_sojourn_s need the same length "
-                f">= 2 (got {list(m.rates_rps)} and {list(m.mean_sojourn_s)})"
+        if len(m.rates_rps) != len(m.mean_sojourn_s):
+            checks.both(
+                "workload.mmpp.rates_rps",
+                list(m.rates_rps),
+                "workload.mmpp.mean_sojourn_s",
+                list(m.mean_sojourn_s),
+                "need the same number of values (one rate and one sojourn per state)",
             )
-        if min(m.rates_rps) < 0 or min(m.mean_sojourn_s) <= 0:
-            raise ConfigError("workload.mmpp rates must be >= 0 and sojourns > 0")
+        if not max(m.rates_rps) > 0:
+            checks.fail("workload.mmpp.rates_rps", list(m.rates_rps), "must not be all zero")
         return arr.MmppArrivals(
             list(m.rates_rps), list(m.mean_sojourn_s), rng=rng, horizon_s=horizon
         )
     if w.arrival == "sessions":
-        if w.users is None or w.users < 1:
-            raise ConfigError(
-                f"workload.users={w.users!r} must be an integer >= 1 for arrival=sessions"
+        if w.users is None:
+            checks.both(
+                "workload.users",
+                None,
+                "workload.arrival",
+                w.arrival,
+                "do not go together: sessions need a number of users (an integer >= 1)",
             )
         s = w.sessions
-        _positive("workload.sessions.requests_per_user_day", s.requests_per_user_day)
-        _positive("workload.sessions.workday_hours", s.workday_hours)
-        if s.workday_hours > 24:
-            raise ConfigError(f"workload.sessions.workday_hours={s.workday_hours!r} must be <= 24")
-        _positive("workload.sessions.active_period_s", s.active_period_s)
-        _positive("workload.sessions.idle_period_s", s.idle_period_s, allow_zero=True)
-        _positive("workload.sessions.start_jitter_h", s.start_jitter_h, allow_zero=True)
-        _positive("workload.sessions.timezone_spread_h", s.timezone_spread_h, allow_zero=True)
-        if not 0 <= s.weekend_factor <= 1:
-            raise ConfigError(
-                f"workload.sessions.weekend_factor={s.weekend_factor!r} must be in [0, 1]"
-            )
         return arr.SessionArrivals(
             int(w.users),
             s.requests_per_user_day,
@@ -145,33 +111,58 @@ def _arrivals(w: Any, ctx: SimContext, horizon: float, start_s: float = 0.0) -> 
             horizon_s=horizon,
             start_s=start_s,
         )
-    # trace
-    _positive("workload.trace.speedup", w.trace.speedup)
-    return arr.TraceArrivals(w.trace.path, w.trace.speedup, w.trace.loop, horizon_s=horizon)
+    with _input_file("workload.trace.path", w.trace.path):
+        return arr.TraceArrivals(w.trace.path, w.trace.speedup, w.trace.loop, horizon_s=horizon)
 
 
-def build_tokens(cfg: Any, ctx: SimContext) -> TokenSampler:
-    """The token sampler named by ``workload.tokens.kind``."""
+class _input_file:
+    """Re-raise an :class:`InputFileError` as one line naming the config key and the file."""
+
+    def __init__(self, key: str, value: str) -> None:
+        self.key, self.value = key, value
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ: Any, exc: Any, tb: Any) -> bool:
+        if isinstance(exc, InputFileError):
+            where = f"line {exc.line}: " if exc.line is not None else ""
+            raise ConfigError(
+                f"{self.key}={checks.show(self.value)}: {where}{exc.problem}", key=self.key
+            ) from None
+        return False
+
+
+def build_tokens(cfg: Any, ctx: SimContext, stream: str = "workload.tokens") -> TokenSampler:
+    """The token sampler named by ``workload.tokens.kind`` (random stream ``stream``)."""
     from sim.workload import tokens as tok
 
     t = cfg.workload.tokens
-    _choice("workload.tokens.kind", t.kind, TOKEN_KINDS)
     if t.kind == "fixed":
-        _positive("workload.tokens.prompt_median", t.prompt_median)
-        _positive("workload.tokens.output_median", t.output_median)
-        return tok.FixedTokens(int(t.prompt_median), int(t.output_median))
-    rng = ctx.rng.stream("workload.tokens")
+        for side in ("prompt", "output"):
+            median = getattr(t, f"{side}_median")
+            if round(median) < 1:
+                checks.both(
+                    f"workload.tokens.{side}_median",
+                    median,
+                    "workload.tokens.kind",
+                    t.kind,
+                    "give 0 tokens (a fixed count is rounded to a whole number >= 1)",
+                )
+        return tok.FixedTokens(round(t.prompt_median), round(t.output_median))
+    rng = ctx.rng.stream(stream)
     if t.kind == "trace":
-        return tok.EmpiricalTokens(t.trace_path, rng=rng)
-    for key in ("prompt_median", "output_median"):
-        _positive(f"workload.tokens.{key}", getattr(t, key))
-    for key in ("prompt_sigma", "output_sigma"):
-        _positive(f"workload.tokens.{key}", getattr(t, key), allow_zero=True)
+        with _input_file("workload.tokens.trace_path", t.trace_path):
+            return tok.EmpiricalTokens(t.trace_path, rng=rng)
     for side in ("prompt", "output"):
         lo, hi = getattr(t, f"{side}_min"), getattr(t, f"{side}_max")
-        if not 1 <= lo <= hi:
-            raise ConfigError(
-                f"workload.tokens.{side}_min={lo!r} and {side}_max={hi!r} need 1 <= min <= max"
+        if lo > hi:
+            checks.both(
+                f"workload.tokens.{side}_min",
+                lo,
+                f"workload.tokens.{side}_max",
+                hi,
+                "need min <= max",
             )
     return tok.LognormalTokens(
         t.prompt_median,
@@ -186,51 +177,57 @@ def build_tokens(cfg: Any, ctx: SimContext) -> TokenSampler:
     )
 
 
-def _lookup(catalog: Any, key: str, value: str, catalog_key: str) -> Any:
-    if value not in catalog:
-        raise ConfigError(
-            f"{key}={value!r} is not in the {catalog_key} catalog; available: {', '.join(sorted(catalog))}"
+def _check_model(name: str, model: Any) -> None:
+    key = f"models.{name}"
+    if model.hidden_size % model.heads:
+        checks.both(
+            f"{key}.hidden_size",
+            model.hidden_size,
+            f"{key}.heads",
+            model.heads,
+            "do not fit: hidden_size must be a multiple of heads",
         )
-    return catalog[value]
+    if model.kv_heads > model.heads:
+        checks.both(
+            f"{key}.kv_heads", model.kv_heads, f"{key}.heads", model.heads, "need kv_heads <= heads"
+        )
+
+
+def pool_latency(name: str, pc: Any, cfg: Any, ctx: SimContext) -> Any:
+    """The latency model of ``pools.<name>`` (roofline, or a per-request service time)."""
+    from sim.latency.roofline import roofline_from_config
+    from sim.latency.service import ServiceTimeLatency
+
+    key = f"pools.{name}"
+    hw = checks.lookup(f"{key}.hardware", pc.hardware, cfg.hardware, "hardware")
+    if pc.latency != "roofline":
+        rng = ctx.rng.stream(f"pools.{name}.latency")
+        return ServiceTimeLatency(pc.service_mean_s, pc.service_cv, pc.latency, rng=rng)
+    model = checks.lookup(f"{key}.model", pc.model, cfg.models, "models")
+    _check_model(pc.model, model)
+    if pc.precision not in hw.tflops:
+        checks.fail(
+            f"{key}.precision",
+            pc.precision,
+            f"is not offered by hardware {pc.hardware!r}{checks.did_you_mean(pc.precision, hw.tflops)}; "
+            f"choose one of: {', '.join(hw.tflops) or 'none (hardware.' + pc.hardware + '.tflops is empty)'}",
+        )
+    try:
+        return roofline_from_config(model, hw, pc)
+    except ValueError as exc:  # the model does not fit in the replica's memory
+        raise ConfigError(
+            f"{key}.model={pc.model!r} on {key}.hardware={pc.hardware!r} with "
+            f"{key}.devices_per_replica={pc.devices_per_replica}: {exc}",
+            key=f"{key}.model",
+        ) from None
 
 
 def build_pool(name: str, pc: Any, cfg: Any, ctx: SimContext) -> Any:
     """A self-hosted inference pool ``pools.<name>``."""
     from sim.components.pool import InferencePool
-    from sim.latency.roofline import roofline_from_config
-    from sim.latency.service import ServiceTimeLatency
 
-    key = f"pools.{name}"
-    hw = _lookup(cfg.hardware, f"{key}.hardware", pc.hardware, "hardware")
-    _choice(f"{key}.latency", pc.latency, POOL_LATENCIES)
-    _positive(f"{key}.replicas", pc.replicas)
-    _positive(f"{key}.devices_per_replica", pc.devices_per_replica)
-    _positive(f"{key}.max_batch_size", pc.max_batch_size)
-    _positive(f"{key}.max_queue", pc.max_queue, allow_zero=True)
-    if pc.latency == "roofline":
-        model = _lookup(cfg.models, f"{key}.model", pc.model, "models")
-        if pc.precision not in hw.tflops:
-            raise ConfigError(
-                f"{key}.precision={pc.precision!r}: hardware {pc.hardware!r} lists "
-                f"{', '.join(hw.tflops) or 'no precisions'}"
-            )
-        for k in ("kv_memory_fraction", "prefill_efficiency", "decode_efficiency"):
-            v = getattr(pc, k)
-            if not 0 < v <= 1:
-                raise ConfigError(f"{key}.{k}={v!r} must be in (0, 1]")
-        try:
-            latency = roofline_from_config(model, hw, pc)
-        except ValueError as exc:
-            raise ConfigError(f"{key}: {exc}") from None
-    else:
-        _positive(f"{key}.service_mean_s", pc.service_mean_s)
-        _positive(f"{key}.service_cv", pc.service_cv)
-        latency = ServiceTimeLatency(
-            pc.service_mean_s,
-            pc.service_cv,
-            pc.latency,
-            rng=ctx.rng.stream(f"pools.{name}.latency"),
-        )
+    latency = pool_latency(name, pc, cfg, ctx)  # checks pc.hardware names a catalog entry
+    hw = cfg.hardware[pc.hardware]
     return InferencePool(
         name,
         ctx,
@@ -246,54 +243,61 @@ def build_api(name: str, ac: Any, cfg: Any, ctx: SimContext) -> Any:
     """A hosted API endpoint ``apis.<name>``."""
     from sim.components.api_provider import api_provider_from_config
 
-    key = f"apis.{name}"
-    spec = _lookup(cfg.api_models, f"{key}.model", ac.model, "api_models")
-    _choice(f"{key}.on_limit", ac.on_limit, ON_LIMIT)
-    if not 0 <= ac.error_prob < 1:
-        raise ConfigError(f"{key}.error_prob={ac.error_prob!r} must be in [0, 1)")
-    for k in ("rpm_limit", "tpm_limit"):
-        v = getattr(ac, k)
-        if v is not None and v <= 0:
-            raise ConfigError(f"{key}.{k}={v!r} must be > 0 or null (no limit)")
-    _positive(f"{key}.max_queue_s", ac.max_queue_s, allow_zero=True)
+    spec = checks.lookup(f"apis.{name}.model", ac.model, cfg.api_models, "api_models")
     return api_provider_from_config(name, ctx, spec, ac, ctx.rng.stream(f"apis.{name}"))
+
+
+def check(cfg: Any) -> None:
+    """Every check that needs no object: field rules, then combinations of keys."""
+    checks.check_tree(cfg, SimConfig)
+    if not cfg.warmup_s < cfg.horizon_s:
+        checks.both(
+            "warmup_s", cfg.warmup_s, "horizon_s", cfg.horizon_s, "need warmup_s < horizon_s"
+        )
+    if not cfg.path:
+        raise ConfigError(
+            "path=[] is empty: list the components a request passes through, e.g. "
+            f"path=[{next(iter(list(cfg.pools) + list(cfg.apis)), 'NAME')}]",
+            key="path",
+        )
+    overlap = sorted(set(cfg.pools) & set(cfg.apis))
+    if overlap:
+        raise ConfigError(
+            f"pools.{overlap[0]} and apis.{overlap[0]} share a name; component names must be "
+            "unique across pools and apis",
+            key=f"pools.{overlap[0]}",
+        )
+    known = list(cfg.pools) + list(cfg.apis)
+    for i, name in enumerate(cfg.path):
+        if name not in known:
+            checks.fail(
+                f"path[{i}]",
+                name,
+                f"names no component{checks.did_you_mean(name, known)}; defined: "
+                + (", ".join(known) or "none"),
+            )
 
 
 def build(cfg: Any) -> Built:
     """Build the context, workload and request path of one run from a composed config."""
-    bucket = bucket_width_s(cfg.horizon_s - cfg.warmup_s, cfg.bucket_s)
-    try:  # the context checks seed, horizon_s, warmup_s and bucket_s, naming each
-        ctx = SimContext(
-            seed=int(cfg.seed),
-            horizon_s=float(cfg.horizon_s),
-            warmup_s=float(cfg.warmup_s),
-            bucket_s=bucket,
-        )
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    from sim import preflight
 
-    if not cfg.path:
-        raise ConfigError(
-            "path is empty: list the components a request passes through, e.g. "
-            f"path=[{next(iter(list(cfg.pools) + list(cfg.apis)), 'NAME')}]"
-        )
-    overlap = set(cfg.pools) & set(cfg.apis)
-    if overlap:
-        raise ConfigError(
-            f"component names must be unique across pools and apis; both have {sorted(overlap)}"
-        )
-    known = list(cfg.pools) + list(cfg.apis)
+    check(cfg)
+    preflight.check_memory(cfg)
+    bucket = bucket_width_s(cfg.horizon_s - cfg.warmup_s, cfg.bucket_s)
+    ctx = SimContext(
+        seed=int(cfg.seed),
+        horizon_s=float(cfg.horizon_s),
+        warmup_s=float(cfg.warmup_s),
+        bucket_s=bucket,
+    )
     components: dict[str, Any] = {}
     path: list[Stage] = []
-    for i, name in enumerate(cfg.path):
+    for name in cfg.path:
         if name not in components:
             if name in cfg.pools:
                 components[name] = build_pool(name, cfg.pools[name], cfg, ctx)
-            elif name in cfg.apis:
-                components[name] = build_api(name, cfg.apis[name], cfg, ctx)
             else:
-                raise ConfigError(
-                    f"path[{i}]={name!r} names no component; defined: {', '.join(known) or 'none'}"
-                )
+                components[name] = build_api(name, cfg.apis[name], cfg, ctx)
         path.append(components[name])
     return Built(ctx, build_arrivals(cfg, ctx), build_tokens(cfg, ctx), path, components)

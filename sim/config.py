@@ -17,10 +17,13 @@ from typing import Any
 
 from omegaconf import MISSING
 
+from sim.checks import knob
+
 ARRIVAL_KINDS = ("poisson", "diurnal", "mmpp", "sessions", "trace")
 TOKEN_KINDS = ("lognormal", "trace", "fixed")
 POOL_LATENCIES = ("roofline", "exponential", "lognormal")
 ON_LIMIT = ("queue", "reject")
+HARDWARE_KINDS = ("gpu", "cpu")
 
 
 # --- catalogs -------------------------------------------------------------------------
@@ -28,11 +31,11 @@ ON_LIMIT = ("queue", "reject")
 class HardwareSpec:
     """One accelerator or CPU instance (per device; a replica may hold several)."""
 
-    kind: str = "gpu"  # gpu | cpu
-    tflops: dict[str, float] = field(default_factory=dict)  # dense peak by precision
-    memory_gb: float = MISSING
-    memory_gbps: float = MISSING  # memory bandwidth, GB/s
-    usd_per_hour: float = MISSING  # on-demand price of one device
+    kind: str = knob("gpu", choices=HARDWARE_KINDS)
+    tflops: dict[str, float] = knob(factory=dict, gt=0)  # dense peak TFLOP/s by precision
+    memory_gb: float = knob(MISSING, gt=0)
+    memory_gbps: float = knob(MISSING, gt=0)  # memory bandwidth, GB/s
+    usd_per_hour: float = knob(MISSING, ge=0)  # on-demand price of one device
     description: str = ""
 
 
@@ -40,14 +43,14 @@ class HardwareSpec:
 class ModelSpec:
     """Transformer shape: enough for a roofline step-time model and the KV-cache size."""
 
-    params_b: float = MISSING  # parameters, billions
-    layers: int = MISSING
-    hidden_size: int = MISSING
-    heads: int = MISSING
-    kv_heads: int = MISSING  # < heads for grouped-query / multi-query attention
-    bytes_per_param: float = 2.0  # fp16/bf16 weights
-    kv_bytes: float = 2.0  # bytes per KV-cache element
-    max_context_tokens: int = 8192
+    params_b: float = knob(MISSING, gt=0)  # parameters, billions
+    layers: int = knob(MISSING, ge=1, integer=True)
+    hidden_size: int = knob(MISSING, ge=1, integer=True)
+    heads: int = knob(MISSING, ge=1, integer=True)
+    kv_heads: int = knob(MISSING, ge=1, integer=True)  # < heads for GQA / MQA
+    bytes_per_param: float = knob(2.0, gt=0)  # fp16/bf16 weights
+    kv_bytes: float = knob(2.0, gt=0)  # bytes per KV-cache element
+    max_context_tokens: int = knob(8192, ge=1, integer=True)
     description: str = ""
 
 
@@ -55,13 +58,13 @@ class ModelSpec:
 class ApiModelSpec:
     """A hosted model: list prices and observed latency shape."""
 
-    usd_per_mtok_input: float = MISSING
-    usd_per_mtok_cached_input: float | None = None  # None: no discount for cached input
-    usd_per_mtok_output: float = MISSING
-    ttft_median_s: float = 0.5  # time to first token, lognormal
-    ttft_sigma: float = 0.5
-    tokens_per_s_median: float = 50.0  # output speed, lognormal
-    tokens_per_s_sigma: float = 0.3
+    usd_per_mtok_input: float = knob(MISSING, ge=0)
+    usd_per_mtok_cached_input: float | None = knob(None, ge=0, none_ok=True)  # None: no discount
+    usd_per_mtok_output: float = knob(MISSING, ge=0)
+    ttft_median_s: float = knob(0.5, gt=0)  # time to first token, lognormal
+    ttft_sigma: float = knob(0.5, ge=0)
+    tokens_per_s_median: float = knob(50.0, gt=0)  # output speed, lognormal
+    tokens_per_s_sigma: float = knob(0.3, ge=0)
     description: str = ""
 
 
@@ -70,30 +73,30 @@ class ApiModelSpec:
 class DiurnalConfig:
     """Relative rate by hour of day (24 values) and day of week (7 values, Monday first)."""
 
-    hourly: list[float] = field(default_factory=lambda: [1.0] * 24)
-    weekly: list[float] = field(default_factory=lambda: [1.0] * 7)
+    hourly: list[float] = knob(factory=lambda: [1.0] * 24, length=24, profile=True)
+    weekly: list[float] = knob(factory=lambda: [1.0] * 7, length=7, profile=True)
 
 
 @dataclass
 class MmppConfig:
     """Markov-modulated Poisson: state i has rate rates_rps[i] and mean sojourn mean_sojourn_s[i]; states cycle at random."""
 
-    rates_rps: list[float] = field(default_factory=lambda: [0.5, 10.0])
-    mean_sojourn_s: list[float] = field(default_factory=lambda: [300.0, 30.0])
+    rates_rps: list[float] = knob(factory=lambda: [0.5, 10.0], min_length=2, ge=0)
+    mean_sojourn_s: list[float] = knob(factory=lambda: [300.0, 30.0], min_length=2, gt=0)
 
 
 @dataclass
 class SessionsConfig:
     """Users with working hours, active coding periods and think time between requests."""
 
-    requests_per_user_day: float = 100.0  # on a working day
-    workday_start_h: float = 9.0  # local start of the working day (hours after midnight)
-    workday_hours: float = 8.0
-    start_jitter_h: float = 1.0  # std-dev of a user's start time, per day
-    weekend_factor: float = 0.1  # chance a user works on a Saturday or Sunday
-    active_period_s: float = 1800.0  # mean length of a burst of activity (exponential)
-    idle_period_s: float = 1200.0  # mean pause between bursts within the working day
-    timezone_spread_h: float = 0.0  # users' clocks spread uniformly over +/- this
+    requests_per_user_day: float = knob(100.0, gt=0)  # on a working day
+    workday_start_h: float = knob(9.0, ge=0, lt=24)  # local start (hours after midnight)
+    workday_hours: float = knob(8.0, gt=0, le=24)
+    start_jitter_h: float = knob(1.0, ge=0, le=24)  # std-dev of a user's start, per day
+    weekend_factor: float = knob(0.1, ge=0, le=1)  # chance a user works a weekend day
+    active_period_s: float = knob(1800.0, gt=0)  # mean burst of activity (exponential)
+    idle_period_s: float = knob(1200.0, ge=0)  # mean pause between bursts
+    timezone_spread_h: float = knob(0.0, ge=0, le=24)  # clocks spread over +/- this
 
 
 @dataclass
@@ -101,7 +104,7 @@ class TraceConfig:
     """Replay of an Azure LLM trace (``TIMESTAMP,ContextTokens,GeneratedTokens``)."""
 
     path: str = "azure_llm_2023_code.csv"  # bare name: a trace shipped with aicostsim
-    speedup: float = 1.0  # 2.0 replays twice as fast (twice the rate)
+    speedup: float = knob(1.0, gt=0)  # 2.0 replays twice as fast (twice the rate)
     loop: bool = True  # start over when the trace ends before the horizon
 
 
@@ -109,15 +112,15 @@ class TraceConfig:
 class TokensConfig:
     """Prompt and output token counts per request."""
 
-    kind: str = "lognormal"  # lognormal | trace | fixed
-    prompt_median: float = 1000.0
-    prompt_sigma: float = 1.0
-    prompt_min: int = 1
-    prompt_max: int = 32768
-    output_median: float = 100.0
-    output_sigma: float = 1.0
-    output_min: int = 1
-    output_max: int = 4096
+    kind: str = knob("lognormal", choices=TOKEN_KINDS)
+    prompt_median: float = knob(1000.0, gt=0)
+    prompt_sigma: float = knob(1.0, ge=0)
+    prompt_min: int = knob(1, ge=1, integer=True)
+    prompt_max: int = knob(32768, ge=1, integer=True)
+    output_median: float = knob(100.0, gt=0)
+    output_sigma: float = knob(1.0, ge=0)
+    output_min: int = knob(1, ge=1, integer=True)
+    output_max: int = knob(4096, ge=1, integer=True)
     trace_path: str = "azure_llm_2023_code.csv"  # for kind=trace (empirical distribution)
 
 
@@ -125,10 +128,10 @@ class TokensConfig:
 class WorkloadConfig:
     """Who sends requests, when, and how big they are."""
 
-    arrival: str = "poisson"  # poisson | diurnal | mmpp | sessions | trace
-    rate_rps: float = 1.0  # poisson rate; mean rate of diurnal
-    users: int | None = None  # sessions: number of users (the scale knob)
-    clock_start_h: float = 0.0  # simulated t=0 is this many hours after Monday 00:00
+    arrival: str = knob("poisson", choices=ARRIVAL_KINDS)
+    rate_rps: float = knob(1.0, gt=0)  # poisson rate; mean rate of diurnal
+    users: int | None = knob(None, ge=1, integer=True, none_ok=True)  # sessions: the scale knob
+    clock_start_h: float = knob(0.0, ge=0, lt=168)  # t=0 is this many hours after Monday 00:00
     diurnal: DiurnalConfig = field(default_factory=DiurnalConfig)
     mmpp: MmppConfig = field(default_factory=MmppConfig)
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
@@ -142,11 +145,11 @@ class ApiConfig:
     """A hosted model behind a provider's API."""
 
     model: str = MISSING  # key of api_models
-    rpm_limit: float | None = None  # requests per minute
-    tpm_limit: float | None = None  # tokens (prompt + output) per minute
-    on_limit: str = "queue"  # queue: wait for capacity | reject: fail with 429
-    max_queue_s: float = 60.0  # queued longer than this: dropped
-    error_prob: float = 0.0  # chance a call fails (5xx)
+    rpm_limit: float | None = knob(None, gt=0, none_ok=True)  # requests per minute
+    tpm_limit: float | None = knob(None, gt=0, none_ok=True)  # prompt + output tokens/min
+    on_limit: str = knob("queue", choices=ON_LIMIT)  # queue: wait | reject: fail with 429
+    max_queue_s: float = knob(60.0, ge=0)  # queued longer than this: dropped
+    error_prob: float = knob(0.0, ge=0, lt=1)  # chance a call fails (5xx)
 
 
 @dataclass
@@ -155,18 +158,18 @@ class PoolConfig:
 
     model: str = MISSING  # key of models
     hardware: str = MISSING  # key of hardware
-    replicas: int = 1
-    devices_per_replica: int = 1  # tensor parallel degree
+    replicas: int = knob(1, ge=1, integer=True)
+    devices_per_replica: int = knob(1, ge=1, integer=True)  # tensor parallel degree
     precision: str = "fp16"  # key of the hardware's tflops
-    latency: str = "roofline"  # roofline | exponential | lognormal (per-request service time)
-    service_mean_s: float = 0.05  # exponential / lognormal latency
-    service_cv: float = 1.0  # lognormal latency
-    max_batch_size: int = 256  # 1 turns batching off
-    max_queue: int = 100_000  # waiting requests beyond this are dropped
-    kv_memory_fraction: float = 0.9  # share of device memory for weights + KV cache
-    prefill_efficiency: float = 0.5  # achieved / peak FLOP/s in prefill (MFU)
-    decode_efficiency: float = 0.6  # achieved / peak bandwidth in decode (MBU)
-    step_overhead_s: float = 0.0  # fixed scheduler/launch overhead per iteration
+    latency: str = knob("roofline", choices=POOL_LATENCIES)  # or a per-request service time
+    service_mean_s: float = knob(0.05, gt=0)  # exponential / lognormal latency
+    service_cv: float = knob(1.0, ge=0)  # lognormal latency
+    max_batch_size: int = knob(256, ge=1, integer=True)  # 1 turns batching off
+    max_queue: int = knob(100_000, ge=0, integer=True)  # waiting beyond this: dropped
+    kv_memory_fraction: float = knob(0.9, gt=0, le=1)  # device memory for weights + KV
+    prefill_efficiency: float = knob(0.5, gt=0, le=1)  # achieved / peak FLOP/s (MFU)
+    decode_efficiency: float = knob(0.6, gt=0, le=1)  # achieved / peak bandwidth (MBU)
+    step_overhead_s: float = knob(0.0, ge=0)  # fixed scheduler/launch cost per iteration
 
 
 # --- the run --------------------------------------------------------------------------
@@ -176,10 +179,10 @@ class SimConfig:
 
     name: str = MISSING  # scenario name (set by the scenario file)
     description: str = ""
-    seed: int = 0
-    horizon_s: float = 3600.0
-    warmup_s: float = 0.0
-    bucket_s: float = 0.0  # 0: horizon / 200, rounded to a whole minute where it is longer
+    seed: int = knob(0, ge=0, integer=True)
+    horizon_s: float = knob(3600.0, gt=0)
+    warmup_s: float = knob(0.0, ge=0)  # must also be < horizon_s
+    bucket_s: float = knob(0.0, ge=0)  # 0: about horizon / 200 in round units
     progress: bool | None = None  # None: a progress bar when attached to a terminal
     plots: bool = True
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
@@ -201,9 +204,33 @@ def register_configs() -> None:
     if not OmegaConf.has_resolver("ceil_div"):
         # ${ceil_div:a,b} = ceil(a / b), at least 1: sizing rules such as one replica per
         # N users, so a scenario scales with workload.users and stays overridable.
-        OmegaConf.register_new_resolver(
-            "ceil_div", lambda a, b: max(1, -(-int(a) // int(b))) if a is not None else 1
-        )
+        OmegaConf.register_new_resolver("ceil_div", ceil_div)
+    if not OmegaConf.has_resolver("run_id"):
+        from sim.runfolder import run_id
+
+        # a fresh folder name per run: time + random suffix (cached per config)
+        OmegaConf.register_new_resolver("run_id", run_id, use_cache=True)
+
+
+def ceil_div(a: Any, b: Any) -> int:
+    """``ceil(a / b)``, at least 1; ``a`` may be null (then 1)."""
+    if a is None:
+        return 1
+    for name, v in (("a", a), ("b", b)):
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or v != v
+            or v
+            in (
+                float("inf"),
+                float("-inf"),
+            )
+        ):
+            raise ValueError(f"ceil_div:a,b needs two numbers, got {name}={v!r}")
+    if b <= 0:
+        raise ValueError(f"ceil_div:{a},{b} divides by {b}; the divisor must be > 0")
+    return max(1, -(-int(a) // int(b)) if float(b).is_integer() else int(-(-a // b)))
 
 
 def to_container(cfg: Any) -> dict:

@@ -12,7 +12,7 @@ import io
 import json
 import math
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,15 @@ from sim.run import RunResult
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and an atomic rename."""
+    """Write ``data`` to ``path`` through a temporary file and an atomic rename.
+
+    The file gets the permissions a plain ``open()`` would give (0666 minus the umask),
+    so teammates on a shared filesystem can read results as the umask allows.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -99,25 +104,50 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
-def write_run(result: RunResult, out_dir: Path, plots: bool = True) -> list[Path]:
-    """Write every file of a run into ``out_dir``; returns the paths written."""
-    out_dir = Path(out_dir)
-    written = []
-    for name, text in (
-        ("ledger.csv", ledger_csv(result)),
-        ("timeseries.csv", timeseries_csv(result)),
-    ):
-        atomic_write_text(out_dir / name, text)
-        written.append(out_dir / name)
-    if result.run_info:
-        atomic_write_text(out_dir / "run_info.json", summary_json(result.run_info))
-        written.append(out_dir / "run_info.json")
-    if plots:
-        from sim.plot import save_run_plots
+RUN_FILES = (
+    "ledger.csv",
+    "timeseries.csv",
+    "run_info.json",
+    "cost_by_layer.png",
+    "latency.png",
+    "load.png",
+    "error.json",
+    "summary.json",
+)
 
-        written += save_run_plots(result, out_dir)
-    atomic_write_text(out_dir / "summary.json", summary_json(result.summary))
-    written.append(out_dir / "summary.json")
+
+def write_run(result: RunResult, out_dir: Path, plots: bool = True) -> list[Path]:
+    """Write every file of a run into ``out_dir``; returns the paths written.
+
+    Files of an earlier, unfinished attempt in the same folder are removed first, so
+    nothing stale sits beside the new ``summary.json``. If writing is interrupted
+    (Ctrl-C, a full disk), the files written so far are removed again: a folder holds a
+    complete run or none.
+    """
+    out_dir = Path(out_dir)
+    for name in RUN_FILES:
+        (out_dir / name).unlink(missing_ok=True)
+    written: list[Path] = []
+    try:
+        for name, text in (
+            ("ledger.csv", ledger_csv(result)),
+            ("timeseries.csv", timeseries_csv(result)),
+        ):
+            atomic_write_text(out_dir / name, text)
+            written.append(out_dir / name)
+        if result.run_info:
+            atomic_write_text(out_dir / "run_info.json", summary_json(result.run_info))
+            written.append(out_dir / "run_info.json")
+        if plots:
+            from sim.plot import save_run_plots
+
+            written += save_run_plots(result, out_dir)
+        atomic_write_text(out_dir / "summary.json", summary_json(result.summary))
+        written.append(out_dir / "summary.json")
+    except BaseException:
+        for name in RUN_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+        raise
     return written
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import simpy
 
-from sim import __version__
+from sim import __version__, preflight
 from sim.build import Built, build
 from sim.costs.layers import LAYERS
 from sim.metrics.histogram import LogHistogram
@@ -61,7 +61,8 @@ def _ticker(built: Built, edges: list[float], progress: Any) -> Generator[simpy.
         yield env.timeout(b - env.now)
         _close_bucket(a, b, billables, observables, rec)
         if progress is not None:
-            progress.update(b - a)
+            progress.update((b - a) / progress.time_scale)
+            progress.set_postfix_str(f" · {rec.arrived:,} requests", refresh=False)
 
 
 def _close_bucket(a: float, b: float, billables: list, observables: list, rec: Any) -> None:
@@ -72,26 +73,50 @@ def _close_bucket(a: float, b: float, billables: list, observables: list, rec: A
             rec.sample_gauge(a, f"{comp.name}.{key}", value)
 
 
+_TIME_UNITS = (
+    (2 * 86400.0, 86400.0, "days"),
+    (2 * 3600.0, 3600.0, "hours"),
+    (120.0, 60.0, "minutes"),
+)
+
+
 def _progress_bar(cfg: Any, horizon_s: float) -> Any:
+    """A bar over simulated time, in days/hours/minutes, with the requests so far."""
     show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
     if not show:
         return None
     from tqdm import tqdm
 
-    return tqdm(
-        total=horizon_s,
-        unit="s",
-        unit_scale=True,
-        desc=f"{cfg.name} · simulated",
+    scale, unit = 1.0, "seconds"
+    for threshold, size, name in _TIME_UNITS:
+        if horizon_s >= threshold:
+            scale, unit = size, name
+            break
+    bar = tqdm(
+        total=horizon_s / scale,
+        desc=f"{cfg.name}: simulated {unit}",
+        bar_format="{desc} {n:.1f} of {total:.1f} |{bar}| {percentage:3.0f}%{postfix} "
+        "[{elapsed} so far, {remaining} to go]",
         leave=False,
         dynamic_ncols=True,
     )
+    bar.time_scale = scale  # simulated seconds per bar unit
+    return bar
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; ``at_s`` is the simulated time it reached."""
+
+    def __init__(self, at_s: float) -> None:
+        super().__init__(f"interrupted at simulated t={at_s:,.1f} s")
+        self.at_s = at_s
 
 
 def run(cfg: Any) -> RunResult:
     """Simulate ``cfg`` (a composed SimConfig) and return what was measured."""
     wall0 = time.perf_counter()
     built = build(cfg)
+    notes = preflight.kv_notes(built, cfg)
     ctx = built.ctx
     env = ctx.env
     from sim.workload.source import RequestSource
@@ -104,13 +129,54 @@ def run(cfg: Any) -> RunResult:
     try:
         env.run(until=ctx.horizon_s)
         _close_bucket(edges[-2], edges[-1], built.billables, built.observables, ctx.recorder)
-        if progress is not None:
-            progress.update(edges[-1] - edges[-2])
+    except KeyboardInterrupt:
+        raise Interrupted(env.now) from None
     finally:
         if progress is not None:
             progress.close()
     wall_s = time.perf_counter() - wall0
-    return _result(cfg, built, edges, wall_s)
+    return _result(cfg, built, edges, wall_s, notes)
+
+
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def week_time(t_h: float) -> str:
+    """``Monday 09:30`` for ``t_h`` hours after Monday 00:00 (weeks wrap)."""
+    minutes = int(round(t_h * 60)) % (7 * 24 * 60)
+    return f"{_DAYS[minutes // 1440]} {minutes % 1440 // 60:02d}:{minutes % 60:02d}"
+
+
+def _quiet_window_note(cfg: Any, arrived: int, measured_s: float) -> str | None:
+    """Why a measured window saw no arrival, or far fewer than the long-run rate implies."""
+    rate = preflight.expected_rate_rps(cfg)
+    expected = rate * measured_s if rate is not None else None
+    if arrived > 0 and (expected is None or expected < 100 or arrived >= 0.02 * expected):
+        return None
+    got = "no request arrived" if arrived == 0 else f"only {arrived:,} requests arrived"
+    w = cfg.workload
+    text = f"{got} in the measured window"
+    if expected is not None:
+        text += f" (the long-run rate would bring about {expected:,.0f})"
+    if w.arrival in ("sessions", "diurnal"):
+        start_h = w.clock_start_h + cfg.warmup_s / 3600
+        end_h = w.clock_start_h + cfg.horizon_s / 3600
+        text += f": it runs from {week_time(start_h)} to {week_time(end_h)} of the simulated week"
+        if w.arrival == "sessions":
+            s = w.sessions
+            text += (
+                f", and users work weekdays from about {s.workday_start_h:g}:00 for "
+                f"{s.workday_hours:g} h; set workload.clock_start_h={s.workday_start_h:g} "
+                "to start on Monday morning, or run a whole week (horizon_s=604800)"
+            )
+        else:
+            text += "; the hourly profile is low then: move workload.clock_start_h or run longer"
+    else:
+        text += "; check the arrival rate against horizon_s"
+    return (
+        text
+        + ". Costs are what was provisioned; per-request and monthly figures are not meaningful"
+    )
 
 
 def _events_scheduled(env: simpy.Environment) -> int | None:
@@ -123,7 +189,9 @@ def _per(x: float, n: float) -> float | None:
     return x / n if n else None
 
 
-def _result(cfg: Any, built: Built, edges: list[float], wall_s: float) -> RunResult:
+def _result(
+    cfg: Any, built: Built, edges: list[float], wall_s: float, notes: list[str]
+) -> RunResult:
     from sim.config import to_container
 
     ctx = built.ctx
@@ -151,7 +219,10 @@ def _result(cfg: Any, built: Built, edges: list[float], wall_s: float) -> RunRes
             "peak_bucket": max(finite) if finite else None,
         }
 
-    notes = []
+    notes = list(notes)
+    quiet = _quiet_window_note(cfg, counts["arrived"], measured)
+    if quiet:
+        notes.append(quiet)
     week = 7 * 86400.0
     if (
         cfg.workload.arrival in ("sessions", "diurnal")

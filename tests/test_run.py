@@ -167,7 +167,7 @@ def test_demo_has_no_user_cost_when_not_a_user_model():
     assert s["ttft_s"] is not None
 
 
-def test_summary_is_written_atomically(copilot, tmp_path, monkeypatch):
+def test_files_are_replaced_atomically(tmp_path, monkeypatch):
     import os
 
     from sim import outputs
@@ -179,17 +179,52 @@ def test_summary_is_written_atomically(copilot, tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="disk full"):
-        outputs.write_run(copilot, tmp_path, plots=False)
-    # the previous summary is intact and no temporary file is left behind
+        outputs.atomic_write_text(tmp_path / "summary.json", '{"new": true}')
+    # the previous file is intact and no temporary file is left behind
     assert json.loads((tmp_path / "summary.json").read_text()) == {"old": True}
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_failed_write_leaves_no_partial_run(copilot, tmp_path, monkeypatch):
+    from sim import outputs
+
+    (tmp_path / "load.png").write_bytes(b"stale plot of an unfinished attempt")
+    real = outputs.atomic_write_text
+    calls = []
+
+    def fail_on_second(path, text):
+        calls.append(path.name)
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # Ctrl-C half-way through writing
+        real(path, text)
+
+    monkeypatch.setattr(outputs, "atomic_write_text", fail_on_second)
+    with pytest.raises(KeyboardInterrupt):
+        outputs.write_run(copilot, tmp_path, plots=False)
+    assert calls[0] == "ledger.csv"
+    assert not list(tmp_path.iterdir())  # neither the first file nor the stale plot
+
+
+def test_result_files_follow_the_umask(copilot, tmp_path):
+    import os
+    import stat
+
+    from sim import outputs
+
+    old = os.umask(0o022)
+    try:
+        written = outputs.write_run(copilot, tmp_path, plots=False)
+    finally:
+        os.umask(old)
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path.name
 
 
 def test_progress_bar_over_simulated_time(capsys):
     run_scenario("demo", ["horizon_s=86400", "progress=true", "plots=false"])
     err = capsys.readouterr().err
-    assert "demo · simulated" in err
-    assert "/86.4k" in err  # progress over the simulated horizon, in seconds
+    assert "demo: simulated hours" in err  # says what it counts, in a unit people read
+    assert "of 24.0" in err  # one simulated day = 24 hours
 
 
 @pytest.mark.slow

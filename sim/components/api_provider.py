@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from sim import checks
 from sim.components.rate_limit import TokenBucket
 from sim.components.request import Request
 from sim.config import ON_LIMIT
@@ -35,19 +36,6 @@ from sim.kernels.blocks import BlockDraws, lognormal_draws
 
 BLOCK = 4096
 LAYER = "inference"
-
-
-def _check_price(arg: str, value: float | None, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if value is None or not (math.isfinite(value) and value >= 0):
-        allowed = "a finite number >= 0" + (" or None" if allow_none else "")
-        raise ValueError(f"{arg}={value!r} is not allowed; expected {allowed}")
-
-
-def _check_positive(arg: str, value: float) -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{arg}={value!r} is not allowed; expected a finite number > 0")
 
 
 class ApiProvider:
@@ -90,25 +78,19 @@ class ApiProvider:
         error_prob: float,
         rng: np.random.Generator,
     ) -> None:
-        _check_price("usd_per_mtok_input", usd_per_mtok_input)
-        _check_price("usd_per_mtok_output", usd_per_mtok_output)
-        _check_price("usd_per_mtok_cached_input", usd_per_mtok_cached_input, allow_none=True)
-        _check_positive("ttft_median_s", ttft_median_s)
-        _check_positive("tokens_per_s_median", tokens_per_s_median)
-        for arg, sigma in (("ttft_sigma", ttft_sigma), ("tokens_per_s_sigma", tokens_per_s_sigma)):
-            if not (math.isfinite(sigma) and sigma >= 0):
-                raise ValueError(f"{arg}={sigma!r} is not allowed; expected a finite number >= 0")
-        for arg, limit in (("rpm_limit", rpm_limit), ("tpm_limit", tpm_limit)):
-            if limit is not None:
-                _check_positive(arg, limit)
-        if on_limit not in ON_LIMIT:
-            raise ValueError(f"on_limit={on_limit!r} is not allowed; expected one of {ON_LIMIT}")
-        if not (max_queue_s >= 0):  # NaN fails too
-            raise ValueError(f"max_queue_s={max_queue_s!r} is not allowed; expected a number >= 0")
-        if not (0.0 <= error_prob <= 1.0):
-            raise ValueError(f"error_prob={error_prob!r} is not allowed; expected 0 <= p <= 1")
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng={rng!r} is not allowed; expected a numpy.random.Generator")
+        checks.non_negative("usd_per_mtok_input", usd_per_mtok_input)
+        checks.non_negative("usd_per_mtok_output", usd_per_mtok_output)
+        checks.non_negative("usd_per_mtok_cached_input", usd_per_mtok_cached_input, none_ok=True)
+        checks.positive("ttft_median_s", ttft_median_s)
+        checks.positive("tokens_per_s_median", tokens_per_s_median)
+        checks.non_negative("ttft_sigma", ttft_sigma)
+        checks.non_negative("tokens_per_s_sigma", tokens_per_s_sigma)
+        checks.positive("rpm_limit", rpm_limit, none_ok=True)
+        checks.positive("tpm_limit", tpm_limit, none_ok=True)
+        checks.choice("on_limit", on_limit, ON_LIMIT)
+        checks.non_negative("max_queue_s", max_queue_s)
+        checks.number("error_prob", error_prob, ge=0, le=1)
+        checks.rng("rng", rng)
 
         self.name = name
         self._env: simpy.Environment = ctx.env

@@ -15,6 +15,7 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_right
 
+from sim import checks
 from sim.costs.ledger import Ledger
 
 
@@ -22,9 +23,7 @@ class BusyMeter:
     """Busy periods of ``units`` interchangeable units (indices ``0..units-1``)."""
 
     def __init__(self, units: int) -> None:
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"units={units!r} must be an integer >= 1")
-        self.units = units
+        self.units = checks.integer("units", units, 1)
         self._open: dict[int, float] = {}  # unit -> busy since
         self._closed_total_s = 0.0
         self._starts = array("d")  # closed periods not yet billed, in order of their end

@@ -51,6 +51,7 @@ from typing import Any
 
 import simpy
 
+from sim import checks
 from sim.components.metering import BusyMeter
 from sim.components.request import Request
 from sim.engine.context import SimContext
@@ -105,12 +106,6 @@ class _Replica:
         return len(self.pending) + len(self.prefilling) + len(self.running)
 
 
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{name}={value!r} must be an integer >= {low}")
-    return value
-
-
 class InferencePool:
     """Replicas of one model behind one FIFO queue, with continuous batching (see module).
 
@@ -139,29 +134,24 @@ class InferencePool:
                     f"latency={latency!r} lacks {attr!r}; it must implement LatencyModel "
                     "(prefill_s, decode_step_s, kv_capacity_tokens)"
                 )
-        kv_cap = latency.kv_capacity_tokens
-        if isinstance(kv_cap, bool) or not isinstance(kv_cap, int) or kv_cap < 1:
-            raise ValueError(f"latency.kv_capacity_tokens={kv_cap!r} must be an integer >= 1")
-        if not (usd_per_replica_hour >= 0 and math.isfinite(usd_per_replica_hour)):
-            raise ValueError(
-                f"usd_per_replica_hour={usd_per_replica_hour!r} must be finite and >= 0"
-            )
+        kv_cap = checks.integer("latency.kv_capacity_tokens", latency.kv_capacity_tokens, 1)
+        checks.non_negative("usd_per_replica_hour", usd_per_replica_hour)
         self.name = name
         self.ctx = ctx
         self.env = ctx.env
         self.latency = latency
-        self.replicas = _check_int("replicas", replicas, 1)
-        self.max_batch_size = _check_int("max_batch_size", max_batch_size, 1)
-        self.max_queue = _check_int("max_queue", max_queue, 0)
+        self.replicas = checks.integer("replicas", replicas, 1)
+        self.max_batch_size = checks.integer("max_batch_size", max_batch_size, 1)
+        self.max_queue = checks.integer("max_queue", max_queue, 0)
         self.usd_per_replica_hour = float(usd_per_replica_hour)
         self.kv_capacity_tokens = kv_cap
         self._warmup_s = ctx.warmup_s
 
-        self._replicas = [_Replica(i) for i in range(replicas)]
+        self._replicas = [_Replica(i) for i in range(self.replicas)]
         self._idle = list(reversed(self._replicas))  # stack; pops replica 0 first
         self._queue: deque[_Seq] = deque()
         self._n_running = 0
-        self.meter = BusyMeter(replicas)  # busy replica-time, for billing and utilization
+        self.meter = BusyMeter(self.replicas)  # busy replica-time, for billing and utilization
         self._gauge_t = 0.0
         self._gauge_busy = 0.0
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
+from sim import checks
 from sim.costs.ledger import Ledger
 from sim.engine.rng import RngStreams
 from sim.metrics.recorder import Recorder
@@ -32,14 +33,14 @@ class SimContext:
     recorder: Recorder = field(init=False)
 
     def __post_init__(self) -> None:
-        if not self.horizon_s > 0:
-            raise ValueError(f"horizon_s={self.horizon_s!r} must be > 0")
-        if not 0 <= self.warmup_s < self.horizon_s:
-            raise ValueError(
-                f"warmup_s={self.warmup_s!r} must be >= 0 and < horizon_s={self.horizon_s!r}"
+        checks.positive("horizon_s", self.horizon_s)
+        checks.non_negative("warmup_s", self.warmup_s)
+        if not self.warmup_s < self.horizon_s:
+            checks.both(
+                "warmup_s", self.warmup_s, "horizon_s", self.horizon_s, "need warmup_s < horizon_s"
             )
-        if not self.bucket_s > 0:
-            raise ValueError(f"bucket_s={self.bucket_s!r} must be > 0")
+        checks.positive("bucket_s", self.bucket_s)
+        checks.integer("seed", self.seed, 0)
         self.rng = RngStreams(self.seed)
         self.ledger = Ledger(warmup_s=self.warmup_s, bucket_s=self.bucket_s)
         self.recorder = Recorder(warmup_s=self.warmup_s, bucket_s=self.bucket_s)

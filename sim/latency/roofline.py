@@ -41,6 +41,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from sim import checks
+
 # Bytes per weight for the precisions a pool may run at; a precision not listed
 # keeps the model's own ``bytes_per_param``.
 PRECISION_BYTES: dict[str, float] = {
@@ -52,20 +54,6 @@ PRECISION_BYTES: dict[str, float] = {
     "int8": 1.0,
     "int4": 0.5,
 }
-
-
-def _positive(name: str, value: float) -> float:
-    v = float(value)
-    if not (v > 0 and math.isfinite(v)):
-        raise ValueError(f"{name}={value!r} must be a finite number > 0")
-    return v
-
-
-def _fraction(name: str, value: float) -> float:
-    v = float(value)
-    if not 0 < v <= 1:
-        raise ValueError(f"{name}={value!r} must be in (0, 1]")
-    return v
 
 
 class RooflineLatency:
@@ -90,7 +78,7 @@ class RooflineLatency:
         decode_efficiency: float = 0.6,
         step_overhead_s: float = 0.0,
     ) -> None:
-        self.params_b = _positive("params_b", params_b)
+        self.params_b = checks.positive("params_b", params_b)
         for name, value in (
             ("layers", layers),
             ("hidden_size", hidden_size),
@@ -98,28 +86,25 @@ class RooflineLatency:
             ("kv_heads", kv_heads),
             ("devices", devices),
         ):
-            if not (isinstance(value, int) and value >= 1):
-                raise ValueError(f"{name}={value!r} must be an integer >= 1")
+            checks.integer(name, value, 1)
         if hidden_size % heads:
-            raise ValueError(f"hidden_size={hidden_size} must be a multiple of heads={heads}")
+            checks.both("hidden_size", hidden_size, "heads", heads, "need hidden_size % heads == 0")
         if kv_heads > heads:
-            raise ValueError(f"kv_heads={kv_heads} must be <= heads={heads}")
+            checks.both("kv_heads", kv_heads, "heads", heads, "need kv_heads <= heads")
         self.layers = layers
         self.hidden_size = hidden_size
         self.heads = heads
         self.kv_heads = kv_heads
         self.devices = devices
-        self.bytes_per_param = _positive("bytes_per_param", bytes_per_param)
-        self.kv_bytes = _positive("kv_bytes", kv_bytes)
-        self.peak_tflops = _positive("peak_tflops", peak_tflops)
-        self.memory_gb = _positive("memory_gb", memory_gb)
-        self.memory_gbps = _positive("memory_gbps", memory_gbps)
-        self.kv_memory_fraction = _fraction("kv_memory_fraction", kv_memory_fraction)
-        self.prefill_efficiency = _fraction("prefill_efficiency", prefill_efficiency)
-        self.decode_efficiency = _fraction("decode_efficiency", decode_efficiency)
-        if not (step_overhead_s >= 0 and math.isfinite(step_overhead_s)):
-            raise ValueError(f"step_overhead_s={step_overhead_s!r} must be finite and >= 0")
-        self.step_overhead_s = float(step_overhead_s)
+        self.bytes_per_param = checks.positive("bytes_per_param", bytes_per_param)
+        self.kv_bytes = checks.positive("kv_bytes", kv_bytes)
+        self.peak_tflops = checks.positive("peak_tflops", peak_tflops)
+        self.memory_gb = checks.positive("memory_gb", memory_gb)
+        self.memory_gbps = checks.positive("memory_gbps", memory_gbps)
+        self.kv_memory_fraction = checks.fraction("kv_memory_fraction", kv_memory_fraction)
+        self.prefill_efficiency = checks.fraction("prefill_efficiency", prefill_efficiency)
+        self.decode_efficiency = checks.fraction("decode_efficiency", decode_efficiency)
+        self.step_overhead_s = checks.non_negative("step_overhead_s", step_overhead_s)
 
         self.params = self.params_b * 1e9
         self.weight_bytes = self.params * self.bytes_per_param

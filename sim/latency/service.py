@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sim import checks
 from sim.kernels.blocks import BlockDraws
 
 DISTS = ("exponential", "lognormal")
@@ -36,14 +37,10 @@ class ServiceTimeLatency:
     def __init__(
         self, mean_s: float, cv: float = 1.0, dist: str = "exponential", *, rng: np.random.Generator
     ) -> None:
-        if not (mean_s > 0 and math.isfinite(mean_s)):
-            raise ValueError(f"mean_s={mean_s!r} must be a finite number > 0")
-        if dist not in DISTS:
-            raise ValueError(f"dist={dist!r} is not known; allowed: {', '.join(DISTS)}")
-        if not (cv >= 0 and math.isfinite(cv)):
-            raise ValueError(f"cv={cv!r} must be a finite number >= 0")
-        if not isinstance(rng, np.random.Generator):
-            raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+        checks.positive("mean_s", mean_s)
+        checks.choice("dist", dist, DISTS)
+        checks.non_negative("cv", cv)
+        checks.rng("rng", rng)
         self.mean_s = float(mean_s)
         self.cv = 1.0 if dist == "exponential" else float(cv)
         self.dist = dist

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from sim.workload._checks import check_block_size, check_positive, check_rng
+from sim import checks
 from sim.workload.base import ArrivalBlock
 
 _UNIFORMS = 1 << 16
@@ -35,22 +35,26 @@ class MmppArrivals:
         horizon_s: float,
         block_size: int = 8192,
     ) -> None:
-        rates = np.asarray(rates_rps, dtype=np.float64)
-        sojourn = np.asarray(mean_sojourn_s, dtype=np.float64)
+        rates = np.asarray(list(rates_rps), dtype=np.float64)
+        sojourn = np.asarray(list(mean_sojourn_s), dtype=np.float64)
         if rates.ndim != 1 or rates.shape[0] < 2 or sojourn.shape != rates.shape:
-            raise ValueError(
-                f"rates_rps={list(np.ravel(rates))!r} and mean_sojourn_s="
-                f"{list(np.ravel(sojourn))!r} must be lists of the same length >= 2"
+            checks.both(
+                "rates_rps",
+                rates.tolist(),
+                "mean_sojourn_s",
+                sojourn.tolist(),
+                "must be lists of the same length >= 2",
             )
-        if not np.all(np.isfinite(rates)) or np.any(rates < 0) or not rates.max() > 0:
-            raise ValueError(f"rates_rps={rates.tolist()!r} must be finite, >= 0, not all 0")
-        if not np.all(np.isfinite(sojourn)) or not np.all(sojourn > 0):
-            raise ValueError(f"mean_sojourn_s={sojourn.tolist()!r} must be finite and > 0")
+        for i, (r, m) in enumerate(zip(rates, sojourn)):
+            checks.non_negative(f"rates_rps[{i}]", float(r))
+            checks.positive(f"mean_sojourn_s[{i}]", float(m))
+        if not rates.max() > 0:
+            checks.fail("rates_rps", rates.tolist(), "must not be all zero")
         self.rates_rps = rates
         self.mean_sojourn_s = sojourn
-        self.rng = check_rng(rng)
-        self.horizon_s = check_positive("horizon_s", horizon_s)
-        self.block_size = check_block_size(block_size)
+        self.rng = checks.rng("rng", rng)
+        self.horizon_s = checks.positive("horizon_s", horizon_s)
+        self.block_size = checks.integer("block_size", block_size, 1)
 
     @property
     def stationary(self) -> np.ndarray:

@@ -6,13 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from sim.workload._checks import (
-    check_block_size,
-    check_non_negative,
-    check_positive,
-    check_profile,
-    check_rng,
-)
+from sim import checks
 from sim.workload.base import ArrivalBlock
 
 HOUR_S = 3600.0
@@ -34,10 +28,10 @@ class PoissonArrivals:
         horizon_s: float,
         block_size: int = 8192,
     ) -> None:
-        self.rate_rps = check_non_negative("rate_rps", rate_rps)
-        self.rng = check_rng(rng)
-        self.horizon_s = check_positive("horizon_s", horizon_s)
-        self.block_size = check_block_size(block_size)
+        self.rate_rps = checks.non_negative("rate_rps", rate_rps)
+        self.rng = checks.rng("rng", rng)
+        self.horizon_s = checks.positive("horizon_s", horizon_s)
+        self.block_size = checks.integer("block_size", block_size, 1)
 
     @property
     def mean_rate_rps(self) -> float:
@@ -82,12 +76,12 @@ class DiurnalArrivals:
         horizon_s: float,
         block_size: int = 8192,
     ) -> None:
-        self.rate_rps = check_non_negative("rate_rps", rate_rps)
-        self.hourly = check_profile("hourly", hourly, 24)
-        self.weekly = check_profile("weekly", weekly, 7)
-        self.rng = check_rng(rng)
-        self.horizon_s = check_positive("horizon_s", horizon_s)
-        self.block_size = check_block_size(block_size)
+        self.rate_rps = checks.non_negative("rate_rps", rate_rps)
+        self.hourly = checks.profile("hourly", hourly, 24)
+        self.weekly = checks.profile("weekly", weekly, 7)
+        self.rng = checks.rng("rng", rng)
+        self.horizon_s = checks.positive("horizon_s", horizon_s)
+        self.block_size = checks.integer("block_size", block_size, 1)
 
     @property
     def mean_rate_rps(self) -> float:

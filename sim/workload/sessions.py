@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from sim.workload._checks import check_non_negative, check_positive, check_rng
+from sim import checks
 from sim.workload.base import ArrivalBlock
 
 DAY_S = 86400.0
@@ -77,28 +77,20 @@ class SessionArrivals:
         horizon_s: float,
         start_s: float = 0.0,
     ) -> None:
-        if int(users) != users or users < 1:
-            raise ValueError(f"users={users!r} must be an integer >= 1")
-        self.users = int(users)
-        self.requests_per_user_day = check_non_negative(
+        self.users = checks.integer("users", users, 1)
+        self.requests_per_user_day = checks.non_negative(
             "requests_per_user_day", requests_per_user_day
         )
-        self.workday_start_h = float(workday_start_h)
-        if not math.isfinite(self.workday_start_h):
-            raise ValueError(f"workday_start_h={workday_start_h!r} must be finite")
-        self.workday_hours = check_positive("workday_hours", workday_hours)
-        if self.workday_hours > 24:
-            raise ValueError(f"workday_hours={workday_hours!r} must be <= 24")
-        self.start_jitter_h = check_non_negative("start_jitter_h", start_jitter_h)
-        self.weekend_factor = check_non_negative("weekend_factor", weekend_factor)
-        if self.weekend_factor > 1:
-            raise ValueError(f"weekend_factor={weekend_factor!r} must be in [0, 1]")
-        self.active_period_s = check_positive("active_period_s", active_period_s)
-        self.idle_period_s = check_non_negative("idle_period_s", idle_period_s)
-        self.timezone_spread_h = check_non_negative("timezone_spread_h", timezone_spread_h)
-        self.rng = check_rng(rng)
-        self.horizon_s = check_positive("horizon_s", horizon_s)
-        self.start_s = check_non_negative("start_s", start_s)
+        self.workday_start_h = checks.number("workday_start_h", workday_start_h, ge=0, lt=24)
+        self.workday_hours = checks.number("workday_hours", workday_hours, gt=0, le=24)
+        self.start_jitter_h = checks.number("start_jitter_h", start_jitter_h, ge=0, le=24)
+        self.weekend_factor = checks.probability("weekend_factor", weekend_factor)
+        self.active_period_s = checks.positive("active_period_s", active_period_s)
+        self.idle_period_s = checks.non_negative("idle_period_s", idle_period_s)
+        self.timezone_spread_h = checks.number("timezone_spread_h", timezone_spread_h, ge=0, le=24)
+        self.rng = checks.rng("rng", rng)
+        self.horizon_s = checks.positive("horizon_s", horizon_s)
+        self.start_s = checks.non_negative("start_s", start_s)
 
     @property
     def rate_active_rps(self) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from sim import checks
 from sim.workload.base import ArrivalBlock, ArrivalProcess
 
 
@@ -17,10 +18,8 @@ class ShiftedArrivals:
     """Arrivals of ``inner`` from ``offset_s`` on, re-timed so that ``offset_s`` becomes 0."""
 
     def __init__(self, inner: ArrivalProcess, offset_s: float) -> None:
-        if offset_s < 0:
-            raise ValueError(f"offset_s={offset_s!r} must be >= 0")
         self.inner = inner
-        self.offset_s = float(offset_s)
+        self.offset_s = checks.non_negative("offset_s", offset_s)
 
     @property
     def mean_rate_rps(self) -> float:

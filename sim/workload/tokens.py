@@ -6,11 +6,12 @@ import math
 
 import numpy as np
 
-from sim.workload._checks import check_non_negative, check_positive, check_rng
+from sim import checks
 from sim.workload.trace import load_azure_trace
 
 _BLOCK = 8192
 _EXACT_MEAN_MAX_RANGE = 2_000_000
+_SQRT1_2 = math.sqrt(0.5)
 
 
 class _BlockSampler:
@@ -50,18 +51,22 @@ def _clipped_rounded_lognormal_mean(median: float, sigma: float, lo: int, hi: in
     million; beyond that the rounding is ignored and the closed form of the clipped
     lognormal mean is used (off by well under one token).
     """
-    from scipy.special import ndtr
+    from sim.kernels.sampling import lognormal_tail_sum
 
     if sigma == 0:
         return float(min(max(round(median), lo), hi))
     mu = math.log(median)
     if hi - lo <= _EXACT_MEAN_MAX_RANGE:
-        k = np.arange(lo, hi, dtype=np.float64) + 0.5
-        return float(lo + ndtr(-(np.log(k) - mu) / sigma).sum())
+        return float(lo + lognormal_tail_sum(mu, sigma, lo, hi))
     za = (math.log(lo) - mu) / sigma
     zb = (math.log(hi) - mu) / sigma
-    partial = median * math.exp(sigma**2 / 2) * (ndtr(zb - sigma) - ndtr(za - sigma))
-    return float(lo * ndtr(za) + partial + hi * ndtr(-zb))
+    partial = median * math.exp(sigma**2 / 2) * (_ndtr(zb - sigma) - _ndtr(za - sigma))
+    return float(lo * _ndtr(za) + partial + hi * _ndtr(-zb))
+
+
+def _ndtr(x: float) -> float:
+    """The standard normal CDF, ``P(Z <= x)``."""
+    return 0.5 * math.erfc(-x * _SQRT1_2)
 
 
 class LognormalTokens(_BlockSampler):
@@ -86,13 +91,13 @@ class LognormalTokens(_BlockSampler):
         rng: np.random.Generator,
     ) -> None:
         super().__init__()
-        self.prompt_median = check_positive("prompt_median", prompt_median)
-        self.prompt_sigma = check_non_negative("prompt_sigma", prompt_sigma)
+        self.prompt_median = checks.positive("prompt_median", prompt_median)
+        self.prompt_sigma = checks.non_negative("prompt_sigma", prompt_sigma)
         self.prompt_min, self.prompt_max = _check_bounds("prompt", prompt_min, prompt_max)
-        self.output_median = check_positive("output_median", output_median)
-        self.output_sigma = check_non_negative("output_sigma", output_sigma)
+        self.output_median = checks.positive("output_median", output_median)
+        self.output_sigma = checks.non_negative("output_sigma", output_sigma)
         self.output_min, self.output_max = _check_bounds("output", output_min, output_max)
-        self.rng = check_rng(rng)
+        self.rng = checks.rng("rng", rng)
 
     def _draw(self, size: int) -> tuple[np.ndarray, np.ndarray]:
         from sim.kernels.sampling import lognormal_counts
@@ -122,20 +127,20 @@ class LognormalTokens(_BlockSampler):
 
 
 def _check_bounds(name: str, lo: int, hi: int) -> tuple[int, int]:
-    if int(lo) != lo or int(hi) != hi or not 1 <= lo <= hi:
-        raise ValueError(f"{name}_min={lo!r}, {name}_max={hi!r} must be integers, 1 <= min <= max")
-    return int(lo), int(hi)
+    """``(lo, hi)`` as ints, if both are integers >= 1 and ``lo <= hi``."""
+    lo = checks.integer(f"{name}_min", lo, 1)
+    hi = checks.integer(f"{name}_max", hi, 1)
+    if lo > hi:
+        checks.both(f"{name}_min", lo, f"{name}_max", hi, "must satisfy min <= max")
+    return lo, hi
 
 
 class FixedTokens:
     """Every request has the same prompt and output size."""
 
     def __init__(self, prompt_tokens: int, output_tokens: int) -> None:
-        for name, v in (("prompt_tokens", prompt_tokens), ("output_tokens", output_tokens)):
-            if int(v) != v or v < 1:
-                raise ValueError(f"{name}={v!r} must be an integer >= 1")
-        self.prompt_tokens = int(prompt_tokens)
-        self.output_tokens = int(output_tokens)
+        self.prompt_tokens = checks.integer("prompt_tokens", prompt_tokens, 1)
+        self.output_tokens = checks.integer("output_tokens", output_tokens, 1)
 
     def sample(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` copies of the fixed pair."""
@@ -164,7 +169,7 @@ class EmpiricalTokens(_BlockSampler):
     def __init__(self, path: str, *, rng: np.random.Generator) -> None:
         super().__init__()
         self.path = str(path)
-        self.rng = check_rng(rng)
+        self.rng = checks.rng("rng", rng)
         _, prompt, output = load_azure_trace(self.path)
         self._trace_prompt = np.maximum(prompt, 1)
         self._trace_output = np.maximum(output, 1)

@@ -75,14 +75,14 @@ def test_is_a_stage_and_registers_inference_layer() -> None:
     ("arg", "value", "allowed"),
     [
         ("on_limit", "wait", "queue"),
-        ("error_prob", 1.5, "0 <= p <= 1"),
+        ("error_prob", 1.5, "in [0, 1]"),
         ("rpm_limit", 0.0, "> 0"),
         ("tpm_limit", -5.0, "> 0"),
         ("max_queue_s", -1.0, ">= 0"),
         ("ttft_median_s", 0.0, "> 0"),
         ("tokens_per_s_sigma", -0.1, ">= 0"),
         ("usd_per_mtok_input", -1.0, ">= 0"),
-        ("usd_per_mtok_cached_input", math.nan, "or None"),
+        ("usd_per_mtok_cached_input", math.nan, "or null"),
     ],
 )
 def test_validation_names_argument_value_and_allowed(arg: str, value: Any, allowed: str) -> None:

@@ -129,3 +129,34 @@ def test_session_window_resumes_exactly() -> None:
     pieces = _drive(k.session_window, s2, stream, windows, 11, 3)
     for a, b in zip(one_go, pieces, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    ("median", "sigma", "lo", "hi"),
+    [
+        (1000.0, 1.0, 1, 32768),
+        (100.0, 0.8, 5, 300),
+        (1e5, 2.0, 1, 20_000),  # every term strictly between 0 and 1
+        (10.0, 0.5, 1000, 5000),  # far upper tail: terms ~1e-40 and below, then 0
+        (1000.5, 1e-12, 1, 5000),  # tiny sigma: terms are exactly 1 or 0
+        (7.3, 1e-300, 1, 100),  # w overflows to inf
+        (3.0, 1.0, 10, 10),  # empty range
+    ],
+)
+def test_lognormal_tail_sum_matches_twin(median: float, sigma: float, lo: int, hi: int) -> None:
+    mu = np.log(median)
+    got = k.lognormal_tail_sum(mu, sigma, lo, hi)
+    want = k.lognormal_tail_sum_py(mu, sigma, lo, hi)
+    assert got == pytest.approx(want, rel=1e-14, abs=1e-300)
+    assert 0.0 <= got <= hi - lo
+
+
+def test_lognormal_tail_sum_values() -> None:
+    # tiny sigma: X is the median, so P(X > k + 1/2) is 1 for k < 1000 and 0 after
+    assert k.lognormal_tail_sum(np.log(1000.2), 1e-9, 1, 5000) == 999.0
+    # 1 + the sum is E[clip(rint(X), 1, hi)], close to the unclipped lognormal mean
+    mean = 1 + k.lognormal_tail_sum(np.log(50.0), 0.5, 1, 1_000_000)
+    assert mean == pytest.approx(50.0 * np.exp(0.125), abs=0.01)
+    # the terms are ndtr(-w) = erfc(w / sqrt 2) / 2, here one term with w = 1
+    one = k.lognormal_tail_sum(np.log(2.5) - 1.0, 1.0, 2, 3)
+    assert one == pytest.approx(0.15865525393145707, rel=1e-15)

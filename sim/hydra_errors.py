@@ -1,0 +1,135 @@
+"""Hydra's and OmegaConf's errors, said in the one message style of :mod:`sim.checks`.
+
+Hydra reports a typo, a wrong type or an unknown scenario in several lines with
+internal type names (``Key 'userz' not in 'WorkloadConfig'``, ``reference_type=...``).
+:func:`explain` turns each into one line naming the key as the user typed it, the
+value as typed on the command line, and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from collections.abc import Sequence
+from typing import Any
+
+from sim import checks
+
+_CONVERT = re.compile(r"could not be converted to (\w+)")
+_TYPE_WORDS = {
+    "Integer": "an integer",
+    "Float": "a number",
+    "Boolean": "true or false",
+    "String": "a string",
+}
+
+
+def typed_value(key: str, argv: Sequence[str]) -> str | None:
+    """The value the user typed for ``key`` on the command line (last one wins)."""
+    found = None
+    for arg in argv:
+        body = arg.lstrip("+~")
+        if "=" in body and body.split("=", 1)[0] == key:
+            found = body.split("=", 1)[1]
+    return found
+
+
+def section_fields(key: str) -> list[str]:
+    """Field names of the schema section that holds ``key`` (``workload.userz`` -> workload's)."""
+    from sim.config import SimConfig
+
+    schema: Any = SimConfig
+    parts = key.split(".")[:-1]
+    i = 0
+    while i < len(parts):
+        hints = typing.get_type_hints(schema)
+        hint = checks._strip_optional(hints.get(parts[i], type(None)))
+        if dataclasses.is_dataclass(hint):
+            schema = hint
+        elif typing.get_origin(hint) is dict:
+            schema = checks._strip_optional(typing.get_args(hint)[1])
+            i += 1  # skip the entry name (pools.<name>)
+            if not dataclasses.is_dataclass(schema):
+                return []
+        else:
+            return []
+        i += 1
+    return [f.name for f in dataclasses.fields(schema)]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _omegaconf_line(cause: Any, argv: Sequence[str]) -> str | None:
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+
+    key = getattr(cause, "full_key", None)
+    if not key:
+        return None
+    value = typed_value(key, argv)
+    shown = value if value is not None else "?"
+    msg = getattr(cause, "msg", None) or _first_line(cause)
+    if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
+        name = key.rsplit(".", 1)[-1]
+        fields = section_fields(key)
+        where = key.rsplit(".", 1)[0] if "." in key else "the config"
+        listing = f" ({where} has: {', '.join(fields)})" if fields else ""
+        return f"{key}={shown} is not a known key{checks.did_you_mean(name, fields)}{listing}"
+    if isinstance(cause, ValidationError):
+        m = _CONVERT.search(msg)
+        if m:
+            want = _TYPE_WORDS.get(m.group(1), m.group(1).lower())
+            hint = ""
+            if want == "an integer" and value is not None:
+                try:
+                    f = float(value)
+                    if f.is_integer() and abs(f) < 1e18:
+                        hint = f" (write {int(f)})"
+                except ValueError:
+                    pass
+            return f"{key}={shown} must be {want}{hint}"
+        if "is not Optional" in msg or "Non optional field" in msg:
+            return f"{key}=null is not allowed: this key needs a value"
+    return f"{key}={shown}: {msg.splitlines()[0]}"
+
+
+def explain(exc: BaseException, argv: Sequence[str]) -> str | None:
+    """One line for a known kind of error (``configuration error: ...``), else None."""
+    from hydra.errors import (
+        ConfigCompositionException,
+        MissingConfigException,
+        OverrideParseException,
+    )
+    from omegaconf.errors import OmegaConfBaseException
+
+    if isinstance(exc, checks.ConfigError):
+        return f"configuration error: {exc}"
+    if isinstance(exc, MissingConfigException):
+        missing = str(getattr(exc, "missing_cfg_file", "") or "")
+        options = list(getattr(exc, "options", None) or [])
+        if "/" in missing and options:
+            group, name = missing.split("/", 1)
+            return (
+                f"configuration error: {group}={name!r} is not a {group}"
+                f"{checks.did_you_mean(name, options)}; choose one of: {', '.join(options)}"
+            )
+        return f"configuration error: {_first_line(exc)}"
+    if isinstance(exc, OverrideParseException):
+        return (
+            f"configuration error: cannot read the override {exc.override!r}: "
+            f"{_first_line(exc)} (write key=value; lists as key=[a,b]; quote values with spaces)"
+        )
+    if isinstance(exc, ConfigCompositionException):
+        cause = exc.__cause__
+        if isinstance(cause, OmegaConfBaseException):
+            line = _omegaconf_line(cause, argv)
+            if line:
+                return f"configuration error: {line}"
+        return f"configuration error: {_first_line(exc)}"
+    if isinstance(exc, OmegaConfBaseException):
+        line = _omegaconf_line(exc, argv)
+        return f"configuration error: {line or _first_line(exc)}"
+    return None

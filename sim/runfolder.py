@@ -1,0 +1,178 @@
+"""Run and sweep folders: never overwrite a finished run, never lose a failed job.
+
+Rules, applied through Hydra's callback hooks (``hydra.callbacks`` in ``configs/config.yaml``):
+
+* **Before a single run** (``on_run_start``, before Hydra creates the folder or writes
+  ``.hydra/``): the config is checked (:func:`sim.build.check`, memory preflight), so a
+  rejected config leaves no folder behind; then the run folder must be writable and
+  must not hold a finished run (a ``summary.json``). A rejected run leaves a finished
+  run's files, ``.hydra/`` included, untouched.
+* **Before a sweep** (``on_multirun_start``): the sweep folder must be writable and must
+  not hold an earlier sweep (``multirun.yaml``) or a finished run.
+* **Each job of a sweep** writes ``summary.json`` when it finishes or ``error.json``
+  (its one-line error) when it fails; the other jobs go on.
+* **After a sweep** (``on_multirun_end``): a report lists each job that did not finish,
+  with its overrides and its error, and the process exits 1 if any job failed. The
+  report reads the folders, so it also covers jobs that ran in other processes or on
+  other machines (joblib, SLURM).
+
+The default folders carry the time and a random suffix (``${run_id:}``), so two runs
+started in the same second never share one.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sim.checks import ConfigError
+
+SUMMARY = "summary.json"
+ERROR = "error.json"
+SWEEP_MARK = "multirun.yaml"
+
+
+def run_id() -> str:
+    """``2026-11-28_07-40-52_3fa91c``: local time and six random hex digits."""
+    return time.strftime("%Y-%m-%d_%H-%M-%S") + "_" + secrets.token_hex(3)
+
+
+def ensure_writable(folder: Path, key: str) -> None:
+    """Create ``folder`` if needed and prove a file can be written in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{secrets.token_hex(4)}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"{key}={str(folder)!r} cannot be written ({exc.strerror or exc}); "
+            f"choose another folder with {key}=PATH",
+            key=key,
+        ) from None
+
+
+def refuse_finished(folder: Path, key: str) -> None:
+    """Refuse a folder that already holds a finished run."""
+    if (folder / SUMMARY).exists():
+        raise ConfigError(
+            f"{key}={str(folder)!r} already holds a finished run ({SUMMARY}); a run never "
+            f"overwrites another: choose a new folder with {key}=PATH or remove that one",
+            key=key,
+        )
+
+
+def _task_config(config: Any) -> Any:
+    """The run's own config: Hydra's node removed, as the task function receives it."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.masked_copy(config, [k for k in config.keys() if k != "hydra"])
+
+
+def write_error(folder: Path, message: str, overrides: list[str]) -> None:
+    """Record a failed job: its one-line error and its overrides, atomically."""
+    from sim.outputs import atomic_write_text
+
+    record = {"error": message, "overrides": overrides}
+    atomic_write_text(folder / ERROR, json.dumps(record, indent=2) + "\n")
+
+
+def jobs(sweep_dir: Path) -> list[Path]:
+    """Job folders of a sweep (those Hydra wrote a ``.hydra/`` into), in job order."""
+    found = [p.parent for p in sweep_dir.glob("*/.hydra")] + [
+        p.parent for p in sweep_dir.glob("*/*/.hydra")
+    ]
+    return sorted(set(found), key=lambda p: (_job_num(p), str(p)))
+
+
+def _job_num(folder: Path) -> int:
+    head = folder.name.split("_", 1)[0]
+    return int(head) if head.isdigit() else 1 << 30
+
+
+def _overrides(folder: Path) -> str:
+    try:
+        text = (folder / ".hydra" / "overrides.yaml").read_text()
+    except OSError:
+        return ""
+    return " ".join(line[2:].strip() for line in text.splitlines() if line.startswith("- "))
+
+
+def sweep_report(sweep_dir: Path) -> tuple[int, list[str]]:
+    """``(jobs finished, one line per job that did not finish)``."""
+    done, failed = 0, []
+    for folder in jobs(sweep_dir):
+        if (folder / SUMMARY).exists():
+            done += 1
+            continue
+        try:
+            error = json.loads((folder / ERROR).read_text())["error"]
+        except (OSError, ValueError, KeyError):
+            error = "no result: the job did not finish (killed, out of time, or still running)"
+        failed.append(f"  {folder.name}: {_overrides(folder)}\n      {error}")
+    return done, failed
+
+
+try:  # Hydra is a core dependency; the guard keeps `import sim.runfolder` cheap to reason about
+    from hydra.experimental.callback import Callback
+except ImportError:  # pragma: no cover
+    Callback = object  # type: ignore[misc,assignment]
+
+
+def _refuse(exc: ConfigError) -> None:
+    """Stop Hydra from a callback: one line, exit 2.
+
+    Hydra turns an exception raised in a callback into a warning and carries on, so a
+    callback stops the run with ``SystemExit``, which Hydra lets through.
+    """
+    print(f"configuration error: {exc}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+class RunFolders(Callback):  # type: ignore[misc]
+    """Hydra callback applying the folder rules of this module."""
+
+    def on_run_start(self, config: Any, **kwargs: Any) -> None:
+        from sim.build import check
+        from sim.preflight import check_memory
+
+        try:
+            task = _task_config(config)
+            check(task)
+            check_memory(task)
+            folder = Path(str(config.hydra.run.dir))
+            refuse_finished(folder, "hydra.run.dir")
+            ensure_writable(folder, "hydra.run.dir")
+        except ConfigError as exc:
+            _refuse(exc)
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        folder = Path(str(config.hydra.sweep.dir))
+        try:
+            if (folder / SWEEP_MARK).exists() or any(folder.glob(f"*/{SUMMARY}")):
+                raise ConfigError(
+                    f"hydra.sweep.dir={str(folder)!r} already holds a sweep; a sweep never "
+                    "overwrites another: choose a new folder with hydra.sweep.dir=PATH",
+                    key="hydra.sweep.dir",
+                )
+            ensure_writable(folder, "hydra.sweep.dir")
+        except ConfigError as exc:
+            _refuse(exc)
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        folder = Path(str(config.hydra.sweep.dir))
+        done, failed = sweep_report(folder)
+        total = done + len(failed)
+        if not failed:
+            print(f"\nsweep: all {total} jobs finished; results in {folder}", file=sys.stderr)
+            return
+        print(
+            f"\nsweep: {len(failed)} of {total} jobs failed (results of the others are in "
+            f"{folder}):\n" + "\n".join(failed),
+            file=sys.stderr,
+        )
+        sys.exit(1)
