@@ -52,7 +52,7 @@ def _task(cfg) -> float | None:  # type: ignore[no-untyped-def]
     from sim.hydra_errors import explain
     from sim.outputs import format_summary, write_run
     from sim.run import run
-    from sim.runfolder import write_error
+    from sim.runfolder import discard_rejected, write_error
 
     hc = HydraConfig.get()
     out_dir = Path(hc.runtime.output_dir)
@@ -63,6 +63,8 @@ def _task(cfg) -> float | None:  # type: ignore[no-untyped-def]
         written = write_run(result, out_dir, plots=cfg.plots)
     except KeyboardInterrupt as exc:
         print(f"{label}{_interrupted_line(exc)}", file=sys.stderr)
+        if not sweep:
+            discard_rejected(out_dir)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         line = explain(exc, list(hc.overrides.task))
@@ -70,6 +72,7 @@ def _task(cfg) -> float | None:  # type: ignore[no-untyped-def]
             if line is None or _debug():
                 raise
             print(line, file=sys.stderr)
+            discard_rejected(out_dir)
             sys.exit(EXIT_CONFIG)
         if line is None:  # a bug: keep the traceback beside the job, one line on screen
             (out_dir / "traceback.txt").write_text(traceback.format_exc())
@@ -82,12 +85,12 @@ def _task(cfg) -> float | None:  # type: ignore[no-untyped-def]
     return result.summary["cost_usd"]["total"]
 
 
-_USER_DEBUG = os.environ.get("HYDRA_FULL_ERROR") == "1"
+TRACEBACK_ENV = "AICOSTSIM_TRACEBACK"  # set when the user asked for tracebacks
 
 
 def _debug() -> bool:
-    """The user asked for tracebacks (HYDRA_FULL_ERROR=1 before we set it)."""
-    return _USER_DEBUG
+    """The user asked for tracebacks (HYDRA_FULL_ERROR=1 before :func:`main` set it)."""
+    return os.environ.get(TRACEBACK_ENV) == "1"
 
 
 def main() -> None:
@@ -103,6 +106,8 @@ def main() -> None:
     from sim.hydra_errors import explain
 
     _register()
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        os.environ[TRACEBACK_ENV] = "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises; we print one line (see module)
     app = hydra.main(version_base="1.3", config_path=str(configs_dir()), config_name="config")(
         _task

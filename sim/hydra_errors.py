@@ -90,6 +90,9 @@ def _omegaconf_line(cause: Any, argv: Sequence[str]) -> str | None:
                         hint = f" (write {int(f)})"
                 except ValueError:
                     pass
+            if value is not None and "," in value:  # one value of a sweep
+                bad = re.search(r"Value '([^']*)'", msg)
+                return f"{key}={shown}: {bad.group(1) if bad else 'a value'} must be {want}"
             return f"{key}={shown} must be {want}{hint}"
         if "is not Optional" in msg or "Non optional field" in msg:
             return f"{key}=null is not allowed: this key needs a value"

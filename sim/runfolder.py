@@ -81,6 +81,22 @@ def write_error(folder: Path, message: str, overrides: list[str]) -> None:
     atomic_write_text(folder / ERROR, json.dumps(record, indent=2) + "\n")
 
 
+def discard_rejected(folder: Path) -> None:
+    """Remove what Hydra wrote for a run that was then refused (``.hydra/``, the log).
+
+    Only when nothing else is in the folder: a rejected run leaves no folder behind, and
+    never touches files it did not write.
+    """
+    import shutil
+
+    try:
+        names = {p.name for p in folder.iterdir()}
+    except OSError:
+        return
+    if names <= {".hydra", "cli.log", "__main__.log"}:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def jobs(sweep_dir: Path) -> list[Path]:
     """Job folders of a sweep (those Hydra wrote a ``.hydra/`` into), in job order."""
     found = [p.parent for p in sweep_dir.glob("*/.hydra")] + [
@@ -129,6 +145,12 @@ def _refuse(exc: ConfigError) -> None:
     Hydra turns an exception raised in a callback into a warning and carries on, so a
     callback stops the run with ``SystemExit``, which Hydra lets through.
     """
+    from sim.cli import _debug
+
+    if _debug():
+        import traceback
+
+        traceback.print_exception(exc)
     print(f"configuration error: {exc}", file=sys.stderr)
     raise SystemExit(2)
 
