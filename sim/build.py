@@ -74,28 +74,10 @@ def _arrivals(w: Any, ctx: SimContext, horizon: float, start_s: float = 0.0) -> 
         )
     if w.arrival == "mmpp":
         m = w.mmpp
-        if len(m.rates_rps) != len(m.mean_sojourn_s):
-            checks.both(
-                "workload.mmpp.rates_rps",
-                list(m.rates_rps),
-                "workload.mmpp.mean_sojourn_s",
-                list(m.mean_sojourn_s),
-                "need the same number of values (one rate and one sojourn per state)",
-            )
-        if not max(m.rates_rps) > 0:
-            checks.fail("workload.mmpp.rates_rps", list(m.rates_rps), "must not be all zero")
         return arr.MmppArrivals(
             list(m.rates_rps), list(m.mean_sojourn_s), rng=rng, horizon_s=horizon
         )
     if w.arrival == "sessions":
-        if w.users is None:
-            checks.both(
-                "workload.users",
-                None,
-                "workload.arrival",
-                w.arrival,
-                "do not go together: sessions need a number of users (an integer >= 1)",
-            )
         s = w.sessions
         return arr.SessionArrivals(
             int(w.users),
@@ -139,16 +121,6 @@ def build_tokens(cfg: Any, ctx: SimContext, stream: str = "workload.tokens") -> 
 
     t = cfg.workload.tokens
     if t.kind == "fixed":
-        for side in ("prompt", "output"):
-            median = getattr(t, f"{side}_median")
-            if round(median) < 1:
-                checks.both(
-                    f"workload.tokens.{side}_median",
-                    median,
-                    "workload.tokens.kind",
-                    t.kind,
-                    "give 0 tokens (a fixed count is rounded to a whole number >= 1)",
-                )
         return tok.FixedTokens(round(t.prompt_median), round(t.output_median))
     rng = ctx.rng.stream(stream)
     if t.kind == "trace":
@@ -247,9 +219,53 @@ def build_api(name: str, ac: Any, cfg: Any, ctx: SimContext) -> Any:
     return api_provider_from_config(name, ctx, spec, ac, ctx.rng.stream(f"apis.{name}"))
 
 
+def _check_workload(w: Any) -> None:
+    """Combinations of workload keys (each field was checked on its own already)."""
+    m = w.mmpp
+    if w.arrival == "mmpp" and len(m.rates_rps) != len(m.mean_sojourn_s):
+        checks.both(
+            "workload.mmpp.rates_rps",
+            list(m.rates_rps),
+            "workload.mmpp.mean_sojourn_s",
+            list(m.mean_sojourn_s),
+            "need the same number of values (one rate and one sojourn per state)",
+        )
+    if w.arrival == "mmpp" and not max(m.rates_rps) > 0:
+        checks.fail("workload.mmpp.rates_rps", list(m.rates_rps), "must not be all zero")
+    if w.arrival == "sessions" and w.users is None:
+        checks.both(
+            "workload.users",
+            None,
+            "workload.arrival",
+            w.arrival,
+            "do not go together: sessions need a number of users (an integer >= 1)",
+        )
+    t = w.tokens
+    for side in ("prompt", "output"):
+        median = getattr(t, f"{side}_median")
+        if t.kind == "fixed" and round(median) < 1:
+            checks.both(
+                f"workload.tokens.{side}_median",
+                median,
+                "workload.tokens.kind",
+                t.kind,
+                "give 0 tokens (a fixed count is rounded to a whole number >= 1)",
+            )
+        lo, hi = getattr(t, f"{side}_min"), getattr(t, f"{side}_max")
+        if t.kind == "lognormal" and lo > hi:
+            checks.both(
+                f"workload.tokens.{side}_min",
+                lo,
+                f"workload.tokens.{side}_max",
+                hi,
+                "need min <= max",
+            )
+
+
 def check(cfg: Any) -> None:
     """Every check that needs no object: field rules, then combinations of keys."""
     checks.check_tree(cfg, SimConfig)
+    _check_workload(cfg.workload)
     if not cfg.warmup_s < cfg.horizon_s:
         checks.both(
             "warmup_s", cfg.warmup_s, "horizon_s", cfg.horizon_s, "need warmup_s < horizon_s"

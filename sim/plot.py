@@ -58,7 +58,10 @@ def cost_by_layer_figure(summary: dict[str, Any], ledger_rows: list[tuple]) -> A
         per_layer[layer][min(int(round((start - warmup) / bucket)), n - 1)] += usd
     fig, (ax, axb) = plt.subplots(1, 2, figsize=(12, 4.5), gridspec_kw={"width_ratios": [2.2, 1]})
     layers = [ly for ly in LAYERS if ly in per_layer]
-    if starts.size:
+    if not layers:  # nothing was charged in the measured window (no request, no server)
+        ax.text(0.5, 0.5, "nothing was charged in this window", ha="center", va="center",
+                transform=ax.transAxes, color="grey")  # fmt: skip
+    elif starts.size:
         x, xlabel = _time_axis(starts)
         stack = [per_layer[ly] * 3600.0 / bucket for ly in layers]
         ax.stackplot(

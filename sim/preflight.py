@@ -15,8 +15,8 @@ requests in flight  per pool, at most ``max_queue + replicas × max_batch_size``
 so a billion replicas are refused without allocating one), adds the interpreter's
 base, and raises :class:`~sim.checks.ConfigError` when the total exceeds the memory this
 machine (or its cgroup, under SLURM or a container) has available, naming the knob
-that dominates. The per-item sizes below were measured with ``tracemalloc`` and peak
-RSS on CPython 3.11 (see ``tests/test_preflight.py``), rounded up.
+that dominates. The per-item sizes below were measured as peak RSS on CPython 3.11 and
+rounded up.
 
 :func:`kv_notes` runs after the build: a self-hosted pool whose replica KV cache is
 smaller than the typical request (prompt + output tokens) is refused; one that cannot
@@ -35,12 +35,16 @@ import numpy as np
 from sim.checks import ConfigError, show
 
 BASE_BYTES = 250e6  # interpreter, numpy, numba, simpy, hydra, matplotlib
-BUCKET_BYTES = 6_000  # recorder counts + latency histogram + edges + result rows
-SERIES_BUCKET_BYTES = 400  # one ledger series or gauge in one bucket, incl. its CSV row
+# Measured 2026-11-28 (peak RSS, copilot_like, one pool = 5 series): 1.5-2.9 kB per bucket,
+# 42 B per user, 337 B per replica; the constants keep a margin of 1.4-2x over those.
+BUCKET_BYTES = 3_000  # recorder counts + latency histogram + edges + result rows
+SERIES_BUCKET_BYTES = 200  # one ledger series or gauge in one bucket, incl. its CSV row
 USER_BYTES = 80  # session model arrays per user (state + draws)
-REPLICA_BYTES = 1_000  # one replica's state in a pool
+REPLICA_BYTES = 600  # one replica's state in a pool
 REQUEST_BYTES = 2_500  # one request in flight: request, process, events, queue entry
-IN_FLIGHT_S = 60.0  # generous mean time in the system, for requests running at once
+MAX_REQUESTS = 1e9  # expected requests per run; beyond this a run takes many hours
+REQUESTS_PER_S = 50_000.0  # order of the simulator's speed on one core (benchmarks/)
+IN_FLIGHT_S = 5.0  # generous mean time in service (Little's law: running = rate x time)
 KV_NOTE_SHARE = 0.001  # note when more than 0.1 % of requests cannot fit a replica
 
 
@@ -84,8 +88,9 @@ def available_bytes() -> float:
 
 @dataclass
 class Part:
-    """One contributor to a run's memory, with the knob a user would change."""
+    """One contributor to a run's memory, with the knob (``key``) a user would change."""
 
+    key: str
     what: str
     bytes: float
     advice: str
@@ -125,6 +130,7 @@ def estimate(cfg: Any) -> list[Part]:
     series = sum(5 for _ in pools) + sum(1 for n in cfg.path if n in cfg.apis)
     parts = [
         Part(
+            "bucket_s",
             f"bucket_s={show(cfg.bucket_s)} over {show(measured)} measured seconds makes "
             f"{n_buckets:,} time buckets",
             n_buckets * (BUCKET_BYTES + series * SERIES_BUCKET_BYTES),
@@ -136,6 +142,7 @@ def estimate(cfg: Any) -> list[Part]:
     if w.arrival == "sessions" and w.users is not None:
         parts.append(
             Part(
+                "workload.users",
                 f"workload.users={w.users} keeps the state of {w.users:,} users",
                 w.users * USER_BYTES,
                 "use fewer workload.users",
@@ -151,14 +158,20 @@ def estimate(cfg: Any) -> list[Part]:
         pc = cfg.pools[name]
         parts.append(
             Part(
+                f"pools.{name}.replicas",
                 f"pools.{name}.replicas={pc.replicas} keeps {pc.replicas:,} replicas",
                 pc.replicas * REPLICA_BYTES,
                 f"use fewer pools.{name}.replicas",
             )
         )
-        bound = min(min(pc.replicas * pc.max_batch_size, busy) + pc.max_queue, arrivals)
+        running = min(pc.replicas * pc.max_batch_size, busy)
+        bound = min(running + pc.max_queue, arrivals)
+        traffic = {"sessions": "workload.users", "trace": "workload.trace.speedup"}
         parts.append(
             Part(
+                f"pools.{name}.max_queue"
+                if pc.max_queue >= running
+                else traffic.get(w.arrival, "workload.rate_rps"),
                 f"pools.{name}: up to {bound:,.0f} requests may wait (max_queue="
                 f"{pc.max_queue}) or run at once",
                 bound * REQUEST_BYTES,
@@ -175,8 +188,30 @@ def _min_bucket(measured: float, series: int) -> float:
     return measured * per_bucket / room
 
 
+def check_work(cfg: Any) -> None:
+    """Refuse a run that would take days: more than :data:`MAX_REQUESTS` expected requests."""
+    rate = expected_rate_rps(cfg)
+    if rate is None:
+        return
+    expected = rate * cfg.horizon_s
+    if expected <= MAX_REQUESTS:
+        return
+    w = cfg.workload
+    knob = {"sessions": f"workload.users={w.users}", "poisson": f"workload.rate_rps={w.rate_rps}"}
+    what = knob.get(w.arrival, f"workload.arrival={w.arrival!r}")
+    hours = expected / REQUESTS_PER_S / 3600
+    raise ConfigError(
+        f"{what} over horizon_s={show(cfg.horizon_s)} brings about {expected:,.3g} requests, "
+        f"about {hours:,.0f} hours of simulation at ~{REQUESTS_PER_S:,.0f} requests per "
+        f"second; the limit is {MAX_REQUESTS:,.0g}: simulate a shorter horizon_s (a busy "
+        "hour, with workload.clock_start_h) or less traffic",
+        key=what.split("=")[0],
+    )
+
+
 def check_memory(cfg: Any, available: float | None = None) -> None:
     """Raise :class:`ConfigError` when the run cannot fit in ``available`` bytes."""
+    check_work(cfg)
     parts = estimate(cfg)
     need = BASE_BYTES + sum(p.bytes for p in parts)
     have = available_bytes() if available is None else available
@@ -186,7 +221,7 @@ def check_memory(cfg: Any, available: float | None = None) -> None:
     raise ConfigError(
         f"{top.what}: the run would need about {_gb(need)} of memory and this machine has "
         f"{_gb(have)} available; {top.advice}",
-        key=top.what.split("=")[0],
+        key=top.key,
     )
 
 

@@ -64,16 +64,21 @@ def shipped_traces() -> list[str]:
 
 
 def resolve_trace_path(path: str | Path) -> Path:
-    """A bare file name is looked up in ``sim/data``; anything else is a filesystem path.
+    """A path to a file, or the bare name of a trace shipped in ``sim/data``.
+
+    A bare file name that exists in the working folder is that file; otherwise it is
+    looked up among the shipped traces.
 
     Raises :class:`TraceNotFoundError` (an :class:`~sim.checks.InputFileError` and a
     ``FileNotFoundError``) naming the path and listing the shipped traces, and
     :class:`~sim.checks.InputFileError` for a directory.
     """
     p = Path(path)
-    resolved = data_dir() / p if p.parent == Path(".") and str(path) == p.name else p
+    bare = p.parent == Path(".") and str(path) == p.name and not p.exists()
+    resolved = data_dir() / p if bare else p
     where = (
-        f"a bare file name is looked up in {str(data_dir())!r}, which ships: "
+        f"a bare file name not in the working folder is looked up in {str(data_dir())!r}, "
+        "which ships: "
         f"{', '.join(shipped_traces())}"
     )
     if resolved.is_dir():
