@@ -265,6 +265,10 @@ def _check_workload(w: Any) -> None:
 def check(cfg: Any) -> None:
     """Every check that needs no object: field rules, then combinations of keys."""
     checks.check_tree(cfg, SimConfig)
+    if not cfg.name or "/" in cfg.name or cfg.name in (".", ".."):
+        checks.fail(
+            "name", cfg.name, "must be a non-empty name without '/' (it names the run folder)"
+        )
     _check_workload(cfg.workload)
     if not cfg.warmup_s < cfg.horizon_s:
         checks.both(

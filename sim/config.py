@@ -145,7 +145,7 @@ class ApiConfig:
     """A hosted model behind a provider's API."""
 
     model: str = MISSING  # key of api_models
-    rpm_limit: float | None = knob(None, gt=0, none_ok=True)  # requests per minute
+    rpm_limit: float | None = knob(None, ge=1, none_ok=True)  # requests per minute
     tpm_limit: float | None = knob(None, gt=0, none_ok=True)  # prompt + output tokens/min
     on_limit: str = knob("queue", choices=ON_LIMIT)  # queue: wait | reject: fail with 429
     max_queue_s: float = knob(60.0, ge=0)  # queued longer than this: dropped

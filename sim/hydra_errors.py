@@ -58,6 +58,36 @@ def section_fields(key: str) -> list[str]:
     return [f.name for f in dataclasses.fields(schema)]
 
 
+_CATALOGS = {
+    "hardware": "configs/hardware/*.yaml",
+    "models": "configs/models/*.yaml",
+    "api_models": "configs/api_models/*.yaml",
+    "pools": "the scenario file",
+    "apis": "the scenario file",
+}
+
+
+def _new_catalog_entry(key: str, argv: Sequence[str]) -> str | None:
+    """An override that names a catalog or component entry the config does not have."""
+    for arg in argv:
+        name = arg.lstrip("+~").split("=", 1)[0]
+        parts = name.split(".")
+        if len(parts) >= 2 and parts[0] in _CATALOGS and parts[1] in (key, key.split(".")[-1]):
+            if parts[0] in ("hardware", "models", "api_models"):
+                from sim.helptext import _catalog
+
+                known = [n for n, _ in _catalog(parts[0])]
+            else:
+                known = []
+            hint = checks.did_you_mean(parts[1], known)
+            return (
+                f"{parts[0]}.{parts[1]} is not an entry of {parts[0]}{hint}; entries are "
+                f"declared in {_CATALOGS[parts[0]]} (the command line can change an entry, "
+                "not add one)"
+            )
+    return None
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -72,6 +102,9 @@ def _omegaconf_line(cause: Any, argv: Sequence[str]) -> str | None:
     value = typed_value(key, argv)
     shown = value if value is not None else "?"
     msg = getattr(cause, "msg", None) or _first_line(cause)
+    added = _new_catalog_entry(key, argv)
+    if added:
+        return added
     if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
         name = key.rsplit(".", 1)[-1]
         fields = section_fields(key)
@@ -79,6 +112,15 @@ def _omegaconf_line(cause: Any, argv: Sequence[str]) -> str | None:
         listing = f" ({where} has: {', '.join(fields)})" if fields else ""
         return f"{key}={shown} is not a known key{checks.did_you_mean(name, fields)}{listing}"
     if isinstance(cause, ValidationError):
+        if "is not a valid bool" in msg:
+            bad = re.search(r"Value '([^']*)'", msg)
+            return f"{key}={bad.group(1) if bad else shown} must be true or false"
+        if "is not a subclass of" in msg or "Cannot assign" in msg:
+            fields = section_fields(key + ".x")
+            example = f" (e.g. {key}.{fields[0]}=...)" if fields else ""
+            return f"{key}={shown} is a section, not a value: set its keys instead{example}"
+        if "is not a ListConfig" in msg:
+            return f"{key}={shown} must be a list, e.g. {key}=[{shown}]"
         m = _CONVERT.search(msg)
         if m:
             want = _TYPE_WORDS.get(m.group(1), m.group(1).lower())

@@ -202,7 +202,7 @@ def check_work(cfg: Any) -> None:
     hours = expected / REQUESTS_PER_S / 3600
     raise ConfigError(
         f"{what} over horizon_s={show(cfg.horizon_s)} brings about {expected:,.3g} requests, "
-        f"about {hours:,.0f} hours of simulation at ~{REQUESTS_PER_S:,.0f} requests per "
+        f"about {hours:,.3g} hours of simulation at ~{REQUESTS_PER_S:,.0f} requests per "
         f"second; the limit is {MAX_REQUESTS:,.0g}: simulate a shorter horizon_s (a busy "
         "hour, with workload.clock_start_h) or less traffic",
         key=what.split("=")[0],
@@ -238,35 +238,55 @@ def token_pairs(built: Any, cfg: Any, n: int = 20_000) -> tuple[np.ndarray, np.n
 
 
 def kv_notes(built: Any, cfg: Any) -> list[str]:
-    """Refuse pools whose replicas cannot hold a typical request; note rarer misfits."""
+    """Refuse components that cannot serve a typical request; note rarer misfits.
+
+    A self-hosted replica must hold a request's prompt + output tokens in its KV cache;
+    a hosted API with a tokens-per-minute limit can never admit a request larger than
+    one minute's worth. Such requests fail (``too_long``) or are dropped.
+    """
+    limits = []  # (key, what the limit is, tokens, what happens)
+    for name in dict.fromkeys(cfg.path):
+        if name in cfg.pools and cfg.pools[name].latency == "roofline":
+            pc = cfg.pools[name]
+            limits.append(
+                (
+                    f"pools.{name}.model",
+                    f"pools.{name}.model={pc.model!r} on {pc.devices_per_replica} x "
+                    f"{pc.hardware!r}: a replica's KV cache",
+                    built.components[name].kv_capacity_tokens,
+                    "fail as 'too_long'",
+                    f"use more pools.{name}.devices_per_replica, a device with more memory, "
+                    "a lower precision or a smaller model",
+                )
+            )
+        elif name in cfg.apis and cfg.apis[name].tpm_limit is not None:
+            tpm = cfg.apis[name].tpm_limit
+            limits.append(
+                (
+                    f"apis.{name}.tpm_limit",
+                    f"apis.{name}.tpm_limit={show(tpm)}: one minute's worth of tokens",
+                    int(tpm),
+                    "never be admitted (dropped or rejected)",
+                    f"raise apis.{name}.tpm_limit",
+                )
+            )
     notes: list[str] = []
-    pools = [
-        (name, c)
-        for name, c in built.components.items()
-        if name in cfg.pools and cfg.pools[name].latency == "roofline"
-    ]
-    if not pools:
+    if not limits:
         return notes
     prompt, output = token_pairs(built, cfg)
     size = np.asarray(prompt, dtype=np.int64) + np.asarray(output, dtype=np.int64)
     median = float(np.median(size))
-    for name, pool in pools:
-        cap = pool.kv_capacity_tokens
+    for key, what, cap, fate, advice in limits:
         share = float(np.mean(size > cap))
-        pc = cfg.pools[name]
         if median > cap:
             raise ConfigError(
-                f"pools.{name}.model={pc.model!r} on {pc.devices_per_replica} x "
-                f"{pc.hardware!r}: a replica's KV cache holds {cap:,} tokens, less than the "
-                f"median request ({median:,.0f} prompt + output tokens), so {share:.0%} of "
-                "requests could never be served; use more pools."
-                f"{name}.devices_per_replica, a device with more memory, a lower precision "
-                "or a smaller model",
-                key=f"pools.{name}.model",
+                f"{what} holds {cap:,} tokens, less than the median request ({median:,.0f} "
+                f"prompt + output tokens), so {share:.0%} of requests would {fate}; {advice}",
+                key=key,
             )
         if share > KV_NOTE_SHARE:
             notes.append(
-                f"pools.{name}: {share:.1%} of requests (prompt + output tokens) are larger "
-                f"than a replica's KV cache ({cap:,} tokens) and will fail as 'too_long'"
+                f"{what} holds {cap:,} tokens: {share:.1%} of requests (prompt + output "
+                f"tokens) are larger and will {fate}"
             )
     return notes

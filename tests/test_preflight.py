@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from sim import preflight
@@ -72,9 +74,14 @@ def test_a_pool_that_cannot_hold_some_requests_gets_a_note_that_matches_the_run(
     ).summary  # fmt: skip
     note = [n for n in s["notes"] if "KV cache" in n]
     assert len(note) == 1
-    predicted = float(note[0].split("pools.gpu: ")[1].split("%")[0]) / 100
+    predicted = float(re.search(r"([\d.]+)% of requests", note[0]).group(1)) / 100
     observed = s["outcomes"]["too_long"] / s["requests"]["arrived"]
     assert abs(observed - predicted) < 0.03
+
+
+def test_an_api_whose_token_limit_is_below_a_typical_request_is_refused():
+    with pytest.raises(ConfigError, match=r"^apis.api.tpm_limit=1000.0: .* less than the median"):
+        run_scenario("copilot_like", ["path=[api]", "apis.api.tpm_limit=1000", "horizon_s=60"])
 
 
 def test_a_window_with_no_arrival_says_why():

@@ -1,4 +1,4 @@
-"""The eight cost layers of ../shared/MISSION.md; the ledger's only keys."""
+"""The eight cost layers every cent is charged to (inference ... human_oversight); the ledger's only keys."""
 
 from __future__ import annotations
 
