@@ -99,7 +99,8 @@ def cost_by_layer_figure(summary: dict[str, Any], ledger_rows: list[tuple]) -> A
             color="grey",
             wrap=True,
         )
-    axb.set_xlim(0, max(vals + [1e-9]) * 1.6)
+    top = max(vals, default=0.0)
+    axb.set_xlim(0, top * 1.6 if top > 0 else 1.0)
     fig.tight_layout()
     return fig
 

@@ -62,7 +62,7 @@ def _ticker(built: Built, edges: list[float], progress: Any) -> Generator[simpy.
         _close_bucket(a, b, billables, observables, rec)
         if progress is not None:
             progress.update((b - a) / progress.time_scale)
-            progress.set_postfix_str(f" · {rec.arrived:,} requests", refresh=False)
+            progress.set_postfix_str(f"{rec.arrived:,} requests", refresh=False)
 
 
 def _close_bucket(a: float, b: float, billables: list, observables: list, rec: Any) -> None:

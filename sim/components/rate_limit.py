@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 
+from sim import checks
+
 
 class TokenBucket:
     """A continuously refilled bucket of ``capacity`` units gaining ``rate_per_s`` per second.
@@ -32,10 +34,8 @@ class TokenBucket:
     __slots__ = ("rate_per_s", "capacity", "_tat", "_last_admit")
 
     def __init__(self, rate_per_s: float, capacity: float) -> None:
-        if not (rate_per_s > 0 and math.isfinite(rate_per_s)):
-            raise ValueError(f"rate_per_s={rate_per_s!r} must be a finite number > 0")
-        if not (capacity > 0 and math.isfinite(capacity)):
-            raise ValueError(f"capacity={capacity!r} must be a finite number > 0")
+        checks.positive("rate_per_s", rate_per_s)
+        checks.positive("capacity", capacity)
         self.rate_per_s = float(rate_per_s)
         self.capacity = float(capacity)
         self._tat = -math.inf  # bucket full since forever

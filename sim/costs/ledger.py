@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from sim import checks
 from sim.costs.layers import LAYERS, check_layer
 
 WARMUP_BUCKET = -1
@@ -24,8 +25,7 @@ class Ledger:
     """Charges by layer, component and time bucket."""
 
     def __init__(self, warmup_s: float = 0.0, bucket_s: float = 60.0, keep_entries: bool = False):
-        if bucket_s <= 0:
-            raise ValueError(f"bucket_s={bucket_s!r} must be > 0")
+        checks.positive("bucket_s", bucket_s)
         self.warmup_s = float(warmup_s)
         self.bucket_s = float(bucket_s)
         self._series: dict[tuple[str, str], defaultdict[int, float]] = {}

@@ -12,6 +12,8 @@ import hashlib
 
 import numpy as np
 
+from sim import checks
+
 
 def _name_key(name: str) -> tuple[int, int]:
     digest = hashlib.blake2b(name.encode("utf-8"), digest_size=8).digest()
@@ -23,8 +25,7 @@ class RngStreams:
     """Factory of independent ``np.random.Generator`` streams keyed by name."""
 
     def __init__(self, seed: int) -> None:
-        if not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed={seed!r} must be a non-negative integer")
+        checks.integer("seed", seed, 0)
         self.seed = int(seed)
         self._issued: set[str] = set()
 

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sim import checks
+
 DEFAULT_BLOCK = 4096
 
 
@@ -22,8 +24,7 @@ class BlockDraws:
     __slots__ = ("_fill", "_block", "_buf", "_i")
 
     def __init__(self, fill: Callable[[int], np.ndarray], block: int = DEFAULT_BLOCK) -> None:
-        if block < 1:
-            raise ValueError(f"block={block!r} must be >= 1")
+        checks.integer("block", block, 1)
         self._fill = fill
         self._block = int(block)
         self._buf: list[float] = []

@@ -32,23 +32,19 @@ from __future__ import annotations
 
 import math
 
+from sim import checks
+
 
 def _check_rates(lam: float, mu: float, c: int) -> None:
-    if not (isinstance(c, int) and c >= 1):
-        raise ValueError(f"c={c!r} servers must be an integer >= 1")
-    if not (lam >= 0 and math.isfinite(lam)):
-        raise ValueError(f"lam={lam!r} arrival rate must be finite and >= 0")
-    if not (mu > 0 and math.isfinite(mu)):
-        raise ValueError(f"mu={mu!r} service rate must be finite and > 0")
+    checks.integer("c", c, 1)
+    checks.non_negative("lam", lam)
+    checks.positive("mu", mu)
 
 
 def erlang_b(c: int, offered_load_a: float) -> float:
     """Blocking probability of M/M/c/c with offered load ``a = λ/μ`` Erlangs."""
-    if not (isinstance(c, int) and c >= 0):
-        raise ValueError(f"c={c!r} servers must be an integer >= 0")
-    a = float(offered_load_a)
-    if not (a >= 0 and math.isfinite(a)):
-        raise ValueError(f"offered_load_a={offered_load_a!r} must be finite and >= 0")
+    checks.integer("c", c, 0)
+    a = checks.non_negative("offered_load_a", offered_load_a)
     b = 1.0
     for k in range(1, c + 1):
         b = a * b / (k + a * b)
@@ -61,8 +57,7 @@ def erlang_c(c: int, offered_load_a: float) -> float:
     Returns 1.0 when ``a >= c`` (the queue is unstable: everyone waits).
     """
     a = float(offered_load_a)
-    if not (isinstance(c, int) and c >= 1):
-        raise ValueError(f"c={c!r} servers must be an integer >= 1")
+    checks.integer("c", c, 1)
     if a >= c:
         return 1.0
     b = erlang_b(c, a)
@@ -115,6 +110,5 @@ def mgc_mean_wait_s(lam: float, mu: float, c: int, service_cv: float) -> float:
 
     Exact for c = 1 (Pollaczek–Khinchine) and for exponential service (cs = 1).
     """
-    if not (service_cv >= 0 and math.isfinite(service_cv)):
-        raise ValueError(f"service_cv={service_cv!r} must be finite and >= 0")
+    checks.non_negative("service_cv", service_cv)
     return mmc_mean_wait_s(lam, mu, c) * (1.0 + service_cv**2) / 2.0
