@@ -43,6 +43,7 @@ USER_BYTES = 80  # session model arrays per user (state + draws)
 REPLICA_BYTES = 600  # one replica's state in a pool
 REQUEST_BYTES = 2_500  # one request in flight: request, process, events, queue entry
 MAX_REQUESTS = 1e9  # expected requests per run; beyond this a run takes many hours
+MAX_KERNEL_STEPS = 1e11  # arrival-kernel steps (state changes, user windows) per run
 REQUESTS_PER_S = 50_000.0  # order of the simulator's speed on one core (benchmarks/)
 IN_FLIGHT_S = 5.0  # generous mean time in service (Little's law: running = rate x time)
 KV_NOTE_SHARE = 0.001  # note when more than 0.1 % of requests cannot fit a replica
@@ -116,6 +117,18 @@ def expected_rate_rps(cfg: Any) -> float | None:
     if w.arrival == "sessions" and w.users is not None:
         s = w.sessions
         return w.users * s.requests_per_user_day * (5 + 2 * s.weekend_factor) / 7 / 86400
+    if w.arrival == "trace":
+        from sim.checks import InputFileError
+        from sim.workload.trace import load_azure_trace
+
+        try:
+            times, _, _ = load_azure_trace(w.trace.path)
+        except InputFileError:
+            return None  # reported with its key when the run is built
+        span = float(times[-1]) if len(times) > 1 else 0.0
+        if span <= 0:
+            return None
+        return len(times) / (span + span / (len(times) - 1)) * w.trace.speedup
     return None
 
 
@@ -188,16 +201,66 @@ def _min_bucket(measured: float, series: int) -> float:
     return measured * per_bucket / room
 
 
+def _kernel_steps(cfg: Any) -> tuple[float, str, str] | None:
+    """Steps the arrival kernels would take besides emitting requests: ``(steps, key, knobs)``.
+
+    MMPP arrivals step once per change of state; the session model steps once per user
+    and window (windows shrink as the peak rate grows) and once per change between
+    active and idle. Absurd values (a sojourn of a nanosecond) would run for days.
+    """
+    w = cfg.workload
+    if w.arrival == "mmpp":
+        sojourn = np.asarray(list(w.mmpp.mean_sojourn_s), dtype=float)
+        steps = (cfg.horizon_s + w.clock_start_h * 3600) / float(sojourn.mean())
+        return (
+            steps,
+            "workload.mmpp.mean_sojourn_s",
+            f"workload.mmpp.mean_sojourn_s={show(list(sojourn))}",
+        )
+    if w.arrival == "sessions" and w.users is not None:
+        from sim.workload.sessions import expected_active_s
+
+        s = w.sessions
+        span = cfg.horizon_s + w.clock_start_h * 3600
+        shift_s = s.workday_hours * 3600
+        active = expected_active_s(shift_s, s.active_period_s, s.idle_period_s)
+        peak = w.users * s.requests_per_user_day / active
+        window = float(np.clip(25_000 / peak, 1e-3, 86400.0))
+        days = span / 86400 * (5 + 2 * s.weekend_factor) / 7 + 1
+        phases = days * 2 * shift_s / (s.active_period_s + s.idle_period_s)
+        windows = span / window / 2  # nights and weekends are skipped
+        knobs = (
+            f"workload.users={w.users} with workload.sessions.active_period_s="
+            f"{show(s.active_period_s)} and requests_per_user_day={show(s.requests_per_user_day)}"
+        )
+        return w.users * (windows + phases), "workload.users", knobs
+    return None
+
+
 def check_work(cfg: Any) -> None:
-    """Refuse a run that would take days: more than :data:`MAX_REQUESTS` expected requests."""
+    """Refuse a run that would take days: too many requests or arrival-kernel steps."""
+    w = cfg.workload
+    steps = _kernel_steps(cfg)
+    if steps is not None and steps[0] > MAX_KERNEL_STEPS:
+        n, key, knobs = steps
+        raise ConfigError(
+            f"{knobs} over horizon_s={show(cfg.horizon_s)} make about {n:,.3g} steps of the "
+            f"arrival model, far more than the {MAX_KERNEL_STEPS:,.0g} a run can take in "
+            "minutes; use longer periods, fewer users or a shorter horizon_s",
+            key=key,
+        )
     rate = expected_rate_rps(cfg)
     if rate is None:
         return
     expected = rate * cfg.horizon_s
     if expected <= MAX_REQUESTS:
         return
-    w = cfg.workload
-    knob = {"sessions": f"workload.users={w.users}", "poisson": f"workload.rate_rps={w.rate_rps}"}
+    knob = {
+        "sessions": f"workload.users={w.users}",
+        "poisson": f"workload.rate_rps={w.rate_rps}",
+        "diurnal": f"workload.rate_rps={w.rate_rps}",
+        "trace": f"workload.trace.speedup={w.trace.speedup}",
+    }
     what = knob.get(w.arrival, f"workload.arrival={w.arrival!r}")
     hours = expected / REQUESTS_PER_S / 3600
     raise ConfigError(

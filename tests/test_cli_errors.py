@@ -103,6 +103,21 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("demo", ["+hardware.new_gpu.memory_gb=80"], ["hardware.new_gpu", "configs/hardware"]),
     ("demo", ["pools.gpu2.replicas=3"], ["pools.gpu2", "scenario file"]),
     ("demo", ["hardware.a100_80gb_sxm.memory_gbs=3"], ["memory_gbs", "memory_gbps"]),
+    (
+        "demo",
+        ["workload.arrival=mmpp", "workload.mmpp.mean_sojourn_s=[1e-9,1e-9]"],
+        ["workload.mmpp.mean_sojourn_s", "steps of the arrival model"],
+    ),
+    (
+        "demo",
+        ["workload.sessions.active_period_s=1e-7", "workload.users=3000"],
+        ["workload.sessions.active_period_s=1e-07", "steps of the arrival model"],
+    ),
+    (
+        "demo",
+        ["workload.arrival=trace", "workload.trace.speedup=1e9"],
+        ["workload.trace.speedup", "requests"],
+    ),
     ("nope", [], ["scenario='nope'", "demo"]),
     ("copilot", [], ["scenario='copilot'", "copilot_like"]),
     ("copilot_like", ["pools.gpu.replicas=0"], ["pools.gpu.replicas=0"]),
