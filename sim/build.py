@@ -126,16 +126,6 @@ def build_tokens(cfg: Any, ctx: SimContext, stream: str = "workload.tokens") -> 
     if t.kind == "trace":
         with _input_file("workload.tokens.trace_path", t.trace_path):
             return tok.EmpiricalTokens(t.trace_path, rng=rng)
-    for side in ("prompt", "output"):
-        lo, hi = getattr(t, f"{side}_min"), getattr(t, f"{side}_max")
-        if lo > hi:
-            checks.both(
-                f"workload.tokens.{side}_min",
-                lo,
-                f"workload.tokens.{side}_max",
-                hi,
-                "need min <= max",
-            )
     return tok.LognormalTokens(
         t.prompt_median,
         t.prompt_sigma,

@@ -117,23 +117,6 @@ def _bounds_text(gt: Any, ge: Any, lt: Any, le: Any) -> str:
     return ""
 
 
-def describe_number(
-    *,
-    gt: float | None = None,
-    ge: float | None = None,
-    lt: float | None = None,
-    le: float | None = None,
-    integer: bool = False,
-    none_ok: bool = False,
-    finite: bool = True,
-) -> str:
-    """What a numeric rule allows, in words: ``an integer >= 1``, ``a finite number in (0, 1]``."""
-    kind = "an integer" if integer else ("a finite number" if finite else "a number")
-    bounds = _bounds_text(gt, ge, lt, le)
-    text = f"{kind} {bounds}".strip()
-    return text + (" or null" if none_ok else "")
-
-
 # -- argument checks -----------------------------------------------------------------------
 def number(
     key: str,
@@ -152,32 +135,8 @@ def number(
     Rejects booleans, strings, NaN, and infinity unless ``finite=False``; ``None`` only
     with ``none_ok``. An integral float passes ``integer`` (``4.0`` -> ``4``).
     """
-    rule = dict(gt=gt, ge=ge, lt=lt, le=le, integer=integer, none_ok=none_ok, finite=finite)
-    if value is None:
-        if none_ok:
-            return None
-        fail(key, value, f"must be {describe_number(**rule)}")
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        fail(key, value, f"must be {describe_number(**rule)}")
-    v = float(value)
-    if math.isnan(v) or (finite and math.isinf(v)):
-        fail(key, value, f"must be {describe_number(**rule)}")
-    if integer:
-        if not (math.isfinite(v) and v == int(v)):
-            fail(key, value, f"must be {describe_number(**rule)}")
-        out: Any = int(value)
-    else:
-        out = v
-    if (
-        (gt is not None and not v > gt)
-        or (ge is not None and not v >= ge)
-        or (lt is not None and not v < lt)
-        or (le is not None and not v <= le)
-    ):
-        fail(key, value, f"must be {describe_number(**rule)}")
-    return out
+    rule = Rule(gt=gt, ge=ge, lt=lt, le=le, integer=integer, none_ok=none_ok, finite=finite)
+    return rule.number(key, value)
 
 
 def positive(key: str, value: Any, **kw: Any) -> Any:
@@ -278,19 +237,31 @@ class Rule:
         if isinstance(value, (list, tuple)) or _is_list_config(value):
             self._check_list(key, list(value))
             return
-        if isinstance(value, str):
+        self.number(key, value)
+
+    def number(self, key: str, value: Any) -> Any:
+        """``value`` as a float (an int with ``integer``) if this numeric rule allows it."""
+        if value is None and self.none_ok:
+            return None
+        if (
+            value is None
+            or isinstance(value, (bool, np.bool_))
+            or not isinstance(value, (int, float, np.integer, np.floating))
+        ):
             fail(key, value, f"must be {self.describe()}")
-        number(
-            key,
-            value,
-            gt=self.gt,
-            ge=self.ge,
-            lt=self.lt,
-            le=self.le,
-            integer=self.integer,
-            none_ok=self.none_ok,
-            finite=self.finite,
-        )
+        v = float(value)
+        if math.isnan(v) or (self.finite and math.isinf(v)):
+            fail(key, value, f"must be {self.describe()}")
+        if self.integer and not (math.isfinite(v) and v == int(v)):
+            fail(key, value, f"must be {self.describe()}")
+        if (
+            (self.gt is not None and not v > self.gt)
+            or (self.ge is not None and not v >= self.ge)
+            or (self.lt is not None and not v < self.lt)
+            or (self.le is not None and not v <= self.le)
+        ):
+            fail(key, value, f"must be {self.describe()}")
+        return int(value) if self.integer else v
 
     def _check_list(self, key: str, values: list[Any]) -> None:
         if self.length is not None and len(values) != self.length:
@@ -309,15 +280,9 @@ class Rule:
         """The rule in words, for messages, ``--help`` and the README."""
         if self.choices is not None:
             return "one of: " + ", ".join(self.choices)
-        text = describe_number(
-            gt=self.gt,
-            ge=self.ge,
-            lt=self.lt,
-            le=self.le,
-            integer=self.integer,
-            none_ok=self.none_ok,
-            finite=self.finite,
-        )
+        kind = "an integer" if self.integer else ("a finite number" if self.finite else "a number")
+        text = f"{kind} {_bounds_text(self.gt, self.ge, self.lt, self.le)}".strip()
+        text += " or null" if self.none_ok else ""
         if self.length is not None:
             text = f"{self.length} values, each {text}"
         if self.profile:
