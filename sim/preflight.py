@@ -228,13 +228,31 @@ def _kernel_steps(cfg: Any) -> tuple[float, str, str] | None:
         window = float(np.clip(25_000 / peak, 1e-3, 86400.0))
         days = span / 86400 * (5 + 2 * s.weekend_factor) / 7 + 1
         phases = days * 2 * shift_s / (s.active_period_s + s.idle_period_s)
-        windows = span / window / 2  # nights and weekends are skipped
+        windows = cfg.horizon_s * _working_share(cfg) / window + 1  # idle stretches skipped
         knobs = (
             f"workload.users={w.users} with workload.sessions.active_period_s="
             f"{show(s.active_period_s)} and requests_per_user_day={show(s.requests_per_user_day)}"
         )
         return w.users * (windows + phases), "workload.users", knobs
     return None
+
+
+def _working_share(cfg: Any) -> float:
+    """Share of the simulated window in which some user may be working (minute grid).
+
+    The session model jumps over stretches where nobody works (nights, weekends), so
+    only this share of the horizon costs a pass over all users per window.
+    """
+    w = cfg.workload
+    s = w.sessions
+    minutes = np.arange(int(min(cfg.horizon_s, 7 * 86400) // 60) + 1) / 60.0
+    t_h = (w.clock_start_h + minutes) % 168.0
+    day, hour = t_h // 24, t_h % 24
+    margin = 3 * s.start_jitter_h + s.timezone_spread_h
+    lo, hi = s.workday_start_h - margin, s.workday_start_h + s.workday_hours + margin
+    in_hours = ((hour - lo) % 24 <= hi - lo) if hi - lo < 24 else np.ones_like(hour, bool)
+    workday = (day < 5) | (s.weekend_factor > 0)
+    return float(np.mean(in_hours & workday))
 
 
 def check_work(cfg: Any) -> None:
