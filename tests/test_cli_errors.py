@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cli_runner import lines, run_cli
 
 HEADER = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
 ROW = "2023-11-16 18:17:0{i}.0000000,{p},{o}\n"
@@ -168,16 +169,6 @@ FILE_CASES: list[tuple[str, str, list[str]]] = [
 ]
 
 
-def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=cwd,
-    )
-
-
 def _case_args(scenario: str, overrides: list[str], run_dir: Path) -> list[str]:
     return [
         f"scenario={scenario}",
@@ -210,19 +201,19 @@ def outcomes(tmp_path_factory):
             over.append("workload.tokens.kind=trace")
         jobs[("file", i)] = _case_args("demo", over, root / f"file{i}")
     with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {k: pool.submit(_cli, args, root) for k, args in jobs.items()}
+        futures = {k: pool.submit(run_cli, args, root) for k, args in jobs.items()}
         results = {k: f.result() for k, f in futures.items()}
     return root, results
 
 
 def _check(out: subprocess.CompletedProcess, needles: list[str], run_dir: Path) -> None:
-    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    found = lines(out.stderr)
     assert out.returncode == 2, (out.returncode, out.stderr[-2000:])
     assert "Traceback" not in out.stderr
-    assert len(lines) == 1, out.stderr
-    assert lines[0].startswith("configuration error: "), lines[0]
+    assert len(found) == 1, out.stderr
+    assert found[0].startswith("configuration error: "), found[0]
     for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
+        assert needle in found[0], (needle, found[0])
     assert not run_dir.exists() or not (run_dir / "summary.json").exists()
     assert not run_dir.exists(), f"a rejected run left {sorted(p.name for p in run_dir.iterdir())}"
 
@@ -242,7 +233,7 @@ def test_bad_file_gives_one_line_with_file_and_line(outcomes, i):
 def test_unwritable_output_folder_is_named(tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("not a folder")
-    out = _cli(_case_args("demo", [], blocker / "run"), tmp_path)
+    out = run_cli(_case_args("demo", [], blocker / "run"), tmp_path)
     _check(out, ["hydra.run.dir", "a_file", "cannot be written"], blocker / "run")
 
 

@@ -1,9 +1,7 @@
 """Every scenario composes and validates; bad input fails with a message naming the key."""
 
-import subprocess
-import sys
-
 import pytest
+from cli_runner import run_cli
 from omegaconf import OmegaConf
 
 from sim.build import ConfigError, build
@@ -74,9 +72,7 @@ def test_replicas_follow_the_sizing_rule():
 
 
 def _cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args], capture_output=True, text=True, timeout=120
-    )
+    return run_cli(list(args))
 
 
 def test_cli_help_lists_scenarios_and_knobs():

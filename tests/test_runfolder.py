@@ -8,24 +8,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+
+from cli_runner import lines, run_cli
 
 QUICK = ["scenario=demo", "horizon_s=86400", "progress=false", "plots=false"]
-
-
-def _cli(args: list[str], cwd: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sim", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=cwd,
-        **kw,
-    )
-
-
-def _lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
 
 
 def test_runs_started_together_never_share_a_folder(tmp_path):
@@ -47,12 +33,12 @@ def test_runs_started_together_never_share_a_folder(tmp_path):
 
 def test_a_finished_run_is_never_overwritten(tmp_path):
     run_dir = tmp_path / "run"
-    assert _cli([*QUICK, f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    assert run_cli([*QUICK, f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
     before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
     assert run_dir / ".hydra" / "config.yaml" in before
-    out = _cli([*QUICK, "seed=5", f"hydra.run.dir={run_dir}"], tmp_path)
+    out = run_cli([*QUICK, "seed=5", f"hydra.run.dir={run_dir}"], tmp_path)
     assert out.returncode == 2
-    (line,) = _lines(out.stderr)
+    (line,) = lines(out.stderr)
     assert line.startswith("configuration error: hydra.run.dir=") and "finished run" in line
     after = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
     assert after == before  # .hydra/ included
@@ -63,7 +49,7 @@ def test_no_stale_file_beside_a_new_summary(tmp_path):
     run_dir.mkdir()
     (run_dir / "load.png").write_bytes(b"plot of an attempt that never finished")
     (run_dir / "error.json").write_text('{"error": "old"}')
-    assert _cli([*QUICK, f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
+    assert run_cli([*QUICK, f"hydra.run.dir={run_dir}"], tmp_path).returncode == 0
     names = {p.name for p in run_dir.iterdir()}
     assert "summary.json" in names
     assert "load.png" not in names and "error.json" not in names
@@ -93,7 +79,7 @@ def test_ctrl_c_prints_one_line_exits_130_and_writes_nothing(tmp_path):
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    (line,) = _lines(err)
+    (line,) = lines(err)
     assert line.startswith("interrupted at simulated t=") and "no results written" in line
     assert not (run_dir / "summary.json").exists()
     assert not run_dir.exists() or not [p for p in run_dir.iterdir() if p.suffix != ".log"]
@@ -107,10 +93,10 @@ def test_a_failing_sweep_job_does_not_stop_the_others(tmp_path):
         "workload.users=3,0,4",
         f"hydra.sweep.dir={sweep}",
     ]
-    out = _cli(args, tmp_path)
+    out = run_cli(args, tmp_path)
     assert out.returncode == 1, out.stderr[-2000:]
     assert "Traceback" not in out.stderr
-    job_line = [ln for ln in _lines(out.stderr) if ln.startswith("job 1 ")]
+    job_line = [ln for ln in lines(out.stderr) if ln.startswith("job 1 ")]
     assert len(job_line) == 1 and "configuration error: workload.users=0" in job_line[0]
     assert "1 of 3 jobs failed" in out.stderr and "workload.users=0" in out.stderr
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
@@ -119,18 +105,18 @@ def test_a_failing_sweep_job_does_not_stop_the_others(tmp_path):
     error = json.loads((jobs[1] / "error.json").read_text())
     assert "workload.users=0" in error["error"] and "workload.users=0" in error["overrides"]
     # the sweep folder is never reused
-    again = _cli(args, tmp_path)
+    again = run_cli(args, tmp_path)
     assert again.returncode == 2 and "hydra.sweep.dir" in again.stderr
 
 
 def test_a_sweep_that_succeeds_exits_0(tmp_path):
-    out = _cli(["--multirun", *QUICK, "seed=1,2", f"hydra.sweep.dir={tmp_path / 's'}"], tmp_path)
+    out = run_cli(["--multirun", *QUICK, "seed=1,2", f"hydra.sweep.dir={tmp_path / 's'}"], tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "all 2 jobs finished" in out.stderr
 
 
 def test_a_config_error_leaves_no_run_folder(tmp_path):
-    out = _cli(["scenario=demo", "horizon_s=-1"], tmp_path)
+    out = run_cli(["scenario=demo", "horizon_s=-1"], tmp_path)
     assert out.returncode == 2
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("*.yaml"))
 
