@@ -30,6 +30,9 @@ def bucket_width_s(horizon_s: float, requested_s: float) -> float:
     return raw
 
 
+CLOCK_RESOLUTION_S = 1e-6  # shortest time between events of one user that a run resolves
+
+
 @dataclass
 class Built:
     """What a run needs: the context, the workload and the components on the path."""
@@ -222,6 +225,21 @@ def _check_workload(w: Any) -> None:
         )
     if w.arrival == "mmpp" and not max(m.rates_rps) > 0:
         checks.fail("workload.mmpp.rates_rps", list(m.rates_rps), "must not be all zero")
+    if w.arrival == "sessions":
+        from sim.workload.sessions import expected_active_s
+
+        s = w.sessions
+        active = expected_active_s(s.workday_hours * 3600, s.active_period_s, s.idle_period_s)
+        gap = active / s.requests_per_user_day
+        if gap < CLOCK_RESOLUTION_S:
+            checks.both(
+                "workload.sessions.requests_per_user_day",
+                s.requests_per_user_day,
+                "workload.sessions.workday_hours",
+                s.workday_hours,
+                f"put a user's requests {gap:.2g} s apart while active, below the simulated "
+                f"clock's resolution ({CLOCK_RESOLUTION_S:g} s)",
+            )
     if w.arrival == "sessions" and w.users is None:
         checks.both(
             "workload.users",

@@ -129,7 +129,7 @@ class WorkloadConfig:
     """Who sends requests, when, and how big they are."""
 
     arrival: str = knob("poisson", choices=ARRIVAL_KINDS)
-    rate_rps: float = knob(1.0, gt=0)  # poisson rate; mean rate of diurnal
+    rate_rps: float = knob(1.0, ge=1e-9)  # poisson rate; mean of diurnal (1e-9: one in 30 years)
     users: int | None = knob(None, ge=1, integer=True, none_ok=True)  # sessions: the scale knob
     clock_start_h: float = knob(0.0, ge=0, lt=168)  # t=0 is this many hours after Monday 00:00
     diurnal: DiurnalConfig = field(default_factory=DiurnalConfig)
@@ -146,7 +146,7 @@ class ApiConfig:
 
     model: str = MISSING  # key of api_models
     rpm_limit: float | None = knob(None, ge=1, none_ok=True)  # requests per minute
-    tpm_limit: float | None = knob(None, gt=0, none_ok=True)  # prompt + output tokens/min
+    tpm_limit: float | None = knob(None, ge=1, none_ok=True)  # prompt + output tokens/min
     on_limit: str = knob("queue", choices=ON_LIMIT)  # queue: wait | reject: fail with 429
     max_queue_s: float = knob(60.0, ge=0)  # queued longer than this: dropped
     error_prob: float = knob(0.0, ge=0, lt=1)  # chance a call fails (5xx)
@@ -162,7 +162,9 @@ class PoolConfig:
     devices_per_replica: int = knob(1, ge=1, integer=True)  # tensor parallel degree
     precision: str = "fp16"  # key of the hardware's tflops
     latency: str = knob("roofline", choices=POOL_LATENCIES)  # or a per-request service time
-    service_mean_s: float = knob(0.05, gt=0)  # exponential / lognormal latency
+    service_mean_s: float = knob(
+        0.05, ge=1e-6
+    )  # the clock's resolution: 1 us  # exponential / lognormal latency
     service_cv: float = knob(1.0, ge=0)  # lognormal latency
     max_batch_size: int = knob(256, ge=1, integer=True)  # 1 turns batching off
     max_queue: int = knob(100_000, ge=0, integer=True)  # waiting beyond this: dropped

@@ -225,7 +225,7 @@ def _kernel_steps(cfg: Any) -> tuple[float, str, str] | None:
         shift_s = s.workday_hours * 3600
         active = expected_active_s(shift_s, s.active_period_s, s.idle_period_s)
         peak = w.users * s.requests_per_user_day / active
-        window = float(np.clip(25_000 / peak, 1e-3, 86400.0))
+        window = float(np.clip(25_000 / peak, 1e-3, 86400.0)) if peak > 0 else 86400.0
         days = span / 86400 * (5 + 2 * s.weekend_factor) / 7 + 1
         phases = days * 2 * shift_s / (s.active_period_s + s.idle_period_s)
         windows = cfg.horizon_s * _working_share(cfg) / window + 1  # idle stretches skipped

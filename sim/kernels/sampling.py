@@ -38,7 +38,7 @@ def invert_cumulative_py(
     period_s = edges_s[k_seg]
     per_period = cum[k_seg]
     for j in range(s.shape[0]):
-        w = math.floor(s[j] / per_period)
+        w = np.floor(s[j] / per_period)  # a float: an int64 would overflow for tiny rates
         r = s[j] - w * per_period
         # largest k in [0, k_seg - 1] with cum[k] <= r (binary search)
         lo = 0
@@ -267,6 +267,9 @@ def lognormal_counts_py(
     """
     for i in range(z.shape[0]):
         x = median * math.exp(sigma * z[i])
+        if not x < hi:  # also inf: clip before converting, an int64 would overflow
+            out[i] = hi
+            continue
         r = math.floor(x + 0.5)
         if r - x == 0.5 and r % 2 != 0:  # a tie rounds to even
             r -= 1

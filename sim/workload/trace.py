@@ -374,7 +374,8 @@ class TraceArrivals:
 
     def blocks(self) -> Iterator[ArrivalBlock]:
         """Blocks of up to ``block_size`` arrivals in ``[0, horizon_s)``."""
-        base = self._times_s / self.speedup
+        with np.errstate(over="ignore"):  # a tiny speedup pushes times to inf: past any horizon
+            base = self._times_s / self.speedup
         n = len(base)
         period = self.period_s  # > 0: span > 0 and speedup finite (checked in __init__)
         offset = 0.0
