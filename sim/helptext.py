@@ -8,6 +8,7 @@ cannot drift from the code. Every example in :data:`EXAMPLES` is run by the test
 from __future__ import annotations
 
 import textwrap
+from typing import Any
 
 from sim.paths import configs_dir, scenarios_dir
 
@@ -68,13 +69,31 @@ def _scenarios() -> list[tuple[str, str]]:
     return out
 
 
+def _figures(group: str, spec: Any) -> str:
+    """The one or two figures a user picks an entry by."""
+    try:
+        if group == "hardware":
+            return f"${float(spec.usd_per_hour):.2f}/h, {float(spec.memory_gb):g} GB · "
+        if group == "models":
+            return f"{float(spec.params_b):g}B params · "
+        if group == "api_models":
+            return (
+                f"${float(spec.usd_per_mtok_input):g} / ${float(spec.usd_per_mtok_output):g}"
+                " per 1M in/out tokens · "
+            )
+    except (AttributeError, TypeError, ValueError):
+        pass
+    return ""
+
+
 def _catalog(group: str) -> list[tuple[str, str]]:
     from omegaconf import OmegaConf
 
     entries = []
     for p in sorted((configs_dir() / group).glob("*.yaml")):
         for name, spec in OmegaConf.load(p).items():
-            entries.append((str(name), str(spec.get("description", "")) if spec else ""))
+            text = _figures(group, spec) + (str(spec.get("description", "")) if spec else "")
+            entries.append((str(name), text))
     return entries
 
 
@@ -109,7 +128,7 @@ def help_text() -> str:
         ("api_models", "apis.NAME.model=KEY"),
     ):
         rows = _catalog(group)
-        lines.append(f"Catalog {group} ({how}); prices and sources in configs/{group}/")
+        lines.append(f"Catalog {group} ({how}); sources in configs/{group}/")
         lines += _rows(rows, max(len(n) for n, _ in rows) if rows else 10)
         lines.append("")
     lines.append("Examples")
