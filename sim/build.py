@@ -232,13 +232,14 @@ def _check_workload(w: Any) -> None:
         active = expected_active_s(s.workday_hours * 3600, s.active_period_s, s.idle_period_s)
         gap = active / s.requests_per_user_day
         if gap < CLOCK_RESOLUTION_S:
-            checks.both(
-                "workload.sessions.requests_per_user_day",
-                s.requests_per_user_day,
-                "workload.sessions.workday_hours",
-                s.workday_hours,
-                f"put a user's requests {gap:.2g} s apart while active, below the simulated "
-                f"clock's resolution ({CLOCK_RESOLUTION_S:g} s)",
+            raise ConfigError(
+                f"workload.sessions.requests_per_user_day={checks.show(s.requests_per_user_day)}"
+                f" in {active:.3g} s of activity a day (workday_hours="
+                f"{checks.show(s.workday_hours)}, active_period_s="
+                f"{checks.show(s.active_period_s)}, idle_period_s="
+                f"{checks.show(s.idle_period_s)}) puts a user's requests {gap:.2g} s apart, "
+                f"below the simulated clock's resolution ({CLOCK_RESOLUTION_S:g} s)",
+                key="workload.sessions.requests_per_user_day",
             )
     if w.arrival == "sessions" and w.users is None:
         checks.both(

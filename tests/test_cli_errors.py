@@ -112,7 +112,7 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     (
         "demo",
         ["workload.sessions.active_period_s=1e-7", "workload.users=3000"],
-        ["workload.sessions.active_period_s=1e-07", "steps of the arrival model"],
+        ["workload.sessions.requests_per_user_day", "active_period_s=1e-07", "resolution"],
     ),
     (
         "demo",
