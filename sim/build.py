@@ -13,8 +13,8 @@ from typing import Any
 
 from sim import checks
 from sim.checks import ConfigError, InputFileError
-from sim.components.stage import Billable, Observable, Stage
-from sim.config import SimConfig
+from sim.components.stage import Billable, Observable, Stage, SubPath
+from sim.config import schema
 from sim.engine.context import SimContext
 from sim.workload.base import ArrivalProcess, TokenSampler
 
@@ -142,76 +142,6 @@ def build_tokens(cfg: Any, ctx: SimContext, stream: str = "workload.tokens") -> 
     )
 
 
-def _check_model(name: str, model: Any) -> None:
-    key = f"models.{name}"
-    if model.hidden_size % model.heads:
-        checks.both(
-            f"{key}.hidden_size",
-            model.hidden_size,
-            f"{key}.heads",
-            model.heads,
-            "do not fit: hidden_size must be a multiple of heads",
-        )
-    if model.kv_heads > model.heads:
-        checks.both(
-            f"{key}.kv_heads", model.kv_heads, f"{key}.heads", model.heads, "need kv_heads <= heads"
-        )
-
-
-def pool_latency(name: str, pc: Any, cfg: Any, ctx: SimContext) -> Any:
-    """The latency model of ``pools.<name>`` (roofline, or a per-request service time)."""
-    from sim.latency.roofline import roofline_from_config
-    from sim.latency.service import ServiceTimeLatency
-
-    key = f"pools.{name}"
-    hw = checks.lookup(f"{key}.hardware", pc.hardware, cfg.hardware, "hardware")
-    if pc.latency != "roofline":
-        rng = ctx.rng.stream(f"pools.{name}.latency")
-        return ServiceTimeLatency(pc.service_mean_s, pc.service_cv, pc.latency, rng=rng)
-    model = checks.lookup(f"{key}.model", pc.model, cfg.models, "models")
-    _check_model(pc.model, model)
-    if pc.precision not in hw.tflops:
-        checks.fail(
-            f"{key}.precision",
-            pc.precision,
-            f"is not offered by hardware {pc.hardware!r}{checks.did_you_mean(pc.precision, hw.tflops)}; "
-            f"choose one of: {', '.join(hw.tflops) or 'none (hardware.' + pc.hardware + '.tflops is empty)'}",
-        )
-    try:
-        return roofline_from_config(model, hw, pc)
-    except ValueError as exc:  # the model does not fit in the replica's memory
-        raise ConfigError(
-            f"{key}.model={pc.model!r} on {key}.hardware={pc.hardware!r} with "
-            f"{key}.devices_per_replica={pc.devices_per_replica}: {exc}",
-            key=f"{key}.model",
-        ) from None
-
-
-def build_pool(name: str, pc: Any, cfg: Any, ctx: SimContext) -> Any:
-    """A self-hosted inference pool ``pools.<name>``."""
-    from sim.components.pool import InferencePool
-
-    latency = pool_latency(name, pc, cfg, ctx)  # checks pc.hardware names a catalog entry
-    hw = cfg.hardware[pc.hardware]
-    return InferencePool(
-        name,
-        ctx,
-        latency,
-        replicas=int(pc.replicas),
-        max_batch_size=int(pc.max_batch_size),
-        max_queue=int(pc.max_queue),
-        usd_per_replica_hour=float(hw.usd_per_hour) * int(pc.devices_per_replica),
-    )
-
-
-def build_api(name: str, ac: Any, cfg: Any, ctx: SimContext) -> Any:
-    """A hosted API endpoint ``apis.<name>``."""
-    from sim.components.api_provider import api_provider_from_config
-
-    spec = checks.lookup(f"apis.{name}.model", ac.model, cfg.api_models, "api_models")
-    return api_provider_from_config(name, ctx, spec, ac, ctx.rng.stream(f"apis.{name}"))
-
-
 def _check_workload(w: Any) -> None:
     """Combinations of workload keys (each field was checked on its own already)."""
     m = w.mmpp
@@ -271,9 +201,26 @@ def _check_workload(w: Any) -> None:
             )
 
 
+def declared(cfg: Any) -> dict[str, str]:
+    """Every component the config declares, by name, with the section that holds it."""
+    from sim.components.kinds import kinds
+
+    owner: dict[str, str] = {}
+    for section in kinds():
+        for name in cfg[section]:
+            if name in owner:
+                raise ConfigError(
+                    f"{owner[name]}.{name} and {section}.{name} share a name; component names "
+                    "must be unique across sections",
+                    key=f"{section}.{name}",
+                )
+            owner[name] = section
+    return owner
+
+
 def check(cfg: Any) -> None:
     """Every check that needs no object: field rules, then combinations of keys."""
-    checks.check_tree(cfg, SimConfig)
+    checks.check_tree(cfg, schema())
     if not cfg.name or "/" in cfg.name or cfg.name in (".", ".."):
         checks.fail(
             "name", cfg.name, "must be a non-empty name without '/' (it names the run folder)"
@@ -283,28 +230,70 @@ def check(cfg: Any) -> None:
         checks.both(
             "warmup_s", cfg.warmup_s, "horizon_s", cfg.horizon_s, "need warmup_s < horizon_s"
         )
+    known = list(declared(cfg))
     if not cfg.path:
         raise ConfigError(
             "path=[] is empty: list the components a request passes through, e.g. "
-            f"path=[{next(iter(list(cfg.pools) + list(cfg.apis)), 'NAME')}]",
+            f"path=[{next(iter(known), 'NAME')}]",
             key="path",
         )
-    overlap = sorted(set(cfg.pools) & set(cfg.apis))
-    if overlap:
-        raise ConfigError(
-            f"pools.{overlap[0]} and apis.{overlap[0]} share a name; component names must be "
-            "unique across pools and apis",
-            key=f"pools.{overlap[0]}",
-        )
-    known = list(cfg.pools) + list(cfg.apis)
     for i, name in enumerate(cfg.path):
-        if name not in known:
+        check_name(f"path[{i}]", name, known)
+
+
+def check_name(key: str, name: Any, known: list[str]) -> None:
+    """``name`` (at config key ``key``) must name a declared component."""
+    if name not in known:
+        checks.fail(
+            key,
+            name,
+            f"names no component{checks.did_you_mean(name, known)}; defined: "
+            + (", ".join(known) or "none"),
+        )
+
+
+class Builder:
+    """Builds each component once, by name, from the section that declares it.
+
+    Kind builders (:func:`sim.components.kinds.register`) receive the builder and read
+    ``b.cfg`` (catalogs), ``b.ctx`` (the run's context); a component that holds
+    sub-paths (a cache's miss path, a router's routes) gets them with :meth:`path`,
+    which builds the named components in turn. A component named on several paths is
+    one object; a cycle (a component on its own sub-path) is refused.
+    """
+
+    def __init__(self, cfg: Any, ctx: SimContext) -> None:
+        from sim.components.kinds import kinds
+
+        self.cfg = cfg
+        self.ctx = ctx
+        self.kinds = kinds()
+        self.owner = declared(cfg)
+        self.components: dict[str, Any] = {}
+        self._building: list[str] = []
+
+    def component(self, name: str, key: str) -> Any:
+        """The component ``name`` (referred to at config key ``key``), built on first use."""
+        if name in self.components:
+            return self.components[name]
+        check_name(key, name, list(self.owner))
+        if name in self._building:
+            cycle = " -> ".join([*self._building[self._building.index(name) :], name])
             checks.fail(
-                f"path[{i}]",
-                name,
-                f"names no component{checks.did_you_mean(name, known)}; defined: "
-                + (", ".join(known) or "none"),
+                key, name, f"makes a cycle ({cycle}): a component cannot be on its own path"
             )
+        section = self.owner[name]
+        self._building.append(name)
+        try:
+            built = self.kinds[section].build(self, name, self.cfg[section][name])
+        finally:
+            self._building.pop()
+        self.components[name] = built
+        return built
+
+    def path(self, names: Any, key: str) -> SubPath:
+        """The stages named by ``names`` (config key ``key``), as one walkable sub-path."""
+        return SubPath([self.component(n, f"{key}[{i}]") for i, n in enumerate(names)])
 
 
 def build(cfg: Any) -> Built:
@@ -320,13 +309,6 @@ def build(cfg: Any) -> Built:
         warmup_s=float(cfg.warmup_s),
         bucket_s=bucket,
     )
-    components: dict[str, Any] = {}
-    path: list[Stage] = []
-    for name in cfg.path:
-        if name not in components:
-            if name in cfg.pools:
-                components[name] = build_pool(name, cfg.pools[name], cfg, ctx)
-            else:
-                components[name] = build_api(name, cfg.apis[name], cfg, ctx)
-        path.append(components[name])
-    return Built(ctx, build_arrivals(cfg, ctx), build_tokens(cfg, ctx), path, components)
+    b = Builder(cfg, ctx)
+    path = list(b.path(cfg.path, "path").stages)
+    return Built(ctx, build_arrivals(cfg, ctx), build_tokens(cfg, ctx), path, b.components)

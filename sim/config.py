@@ -6,13 +6,13 @@ checks (a pool naming an unknown model, an empty path) happen in :mod:`sim.build
 with messages that name the key, the value and what is allowed.
 
 Components are declared by kind and name (``pools.gpu``, ``apis.openai``) and the
-request path lists names in order; later kinds (caches, retrieval, routers, review
-queues) join as new typed dictionaries without reshaping this schema.
+request path lists names in order. Each kind's section and typed config come from its
+own module (:mod:`sim.components.kinds`); :func:`schema` assembles the whole.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from typing import Any
 
 from omegaconf import MISSING
@@ -21,8 +21,6 @@ from sim.checks import knob
 
 ARRIVAL_KINDS = ("poisson", "diurnal", "mmpp", "sessions", "trace")
 TOKEN_KINDS = ("lognormal", "trace", "fixed")
-POOL_LATENCIES = ("roofline", "exponential", "lognormal")
-ON_LIMIT = ("queue", "reject")
 HARDWARE_KINDS = ("gpu", "cpu")
 
 
@@ -139,45 +137,10 @@ class WorkloadConfig:
     tokens: TokensConfig = field(default_factory=TokensConfig)
 
 
-# --- components -----------------------------------------------------------------------
-@dataclass
-class ApiConfig:
-    """A hosted model behind a provider's API."""
-
-    model: str = MISSING  # key of api_models
-    rpm_limit: float | None = knob(None, ge=1, none_ok=True)  # requests per minute
-    tpm_limit: float | None = knob(None, ge=1, none_ok=True)  # prompt + output tokens/min
-    on_limit: str = knob("queue", choices=ON_LIMIT)  # queue: wait | reject: fail with 429
-    max_queue_s: float = knob(60.0, ge=0)  # queued longer than this: dropped
-    error_prob: float = knob(0.0, ge=0, lt=1)  # chance a call fails (5xx)
-
-
-@dataclass
-class PoolConfig:
-    """Replicas of one model on one hardware type, with continuous batching."""
-
-    model: str = MISSING  # key of models
-    hardware: str = MISSING  # key of hardware
-    replicas: int = knob(1, ge=1, integer=True)
-    devices_per_replica: int = knob(1, ge=1, integer=True)  # tensor parallel degree
-    precision: str = "fp16"  # key of the hardware's tflops
-    latency: str = knob("roofline", choices=POOL_LATENCIES)  # or a per-request service time
-    service_mean_s: float = knob(
-        0.05, ge=1e-6
-    )  # the clock's resolution: 1 us  # exponential / lognormal latency
-    service_cv: float = knob(1.0, ge=0)  # lognormal latency
-    max_batch_size: int = knob(256, ge=1, integer=True)  # 1 turns batching off
-    max_queue: int = knob(100_000, ge=0, integer=True)  # waiting beyond this: dropped
-    kv_memory_fraction: float = knob(0.9, gt=0, le=1)  # device memory for weights + KV
-    prefill_efficiency: float = knob(0.5, gt=0, le=1)  # achieved / peak FLOP/s (MFU)
-    decode_efficiency: float = knob(0.6, gt=0, le=1)  # achieved / peak bandwidth (MBU)
-    step_overhead_s: float = knob(0.0, ge=0)  # fixed scheduler/launch cost per iteration
-
-
 # --- the run --------------------------------------------------------------------------
 @dataclass
-class SimConfig:
-    """One run: a scenario, its seed, horizon and components."""
+class RunConfig:
+    """One run without its components: a scenario, its seed, horizon, workload, catalogs."""
 
     name: str = MISSING  # scenario name (set by the scenario file)
     description: str = ""
@@ -189,11 +152,41 @@ class SimConfig:
     plots: bool = True
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     path: list[str] = field(default_factory=list)  # component names, in order
-    apis: dict[str, ApiConfig] = field(default_factory=dict)
-    pools: dict[str, PoolConfig] = field(default_factory=dict)
     hardware: dict[str, HardwareSpec] = field(default_factory=dict)
     models: dict[str, ModelSpec] = field(default_factory=dict)
     api_models: dict[str, ApiModelSpec] = field(default_factory=dict)
+
+
+_SCHEMA: dict[tuple[tuple[str, type], ...], type] = {}
+
+
+def schema() -> type:
+    """The whole schema: :class:`RunConfig` plus one section per registered component kind.
+
+    ``pools: dict[str, PoolConfig]``, ``apis: dict[str, ApiConfig]``, ... come from
+    :mod:`sim.components.kinds`, so a new kind adds its section without touching this file.
+    """
+    from sim.components.kinds import kinds
+
+    sections = tuple((k.section, k.schema) for k in kinds().values())
+    if sections not in _SCHEMA:
+        cls = make_dataclass(
+            "SimConfig",
+            [(name, dict[str, typ], field(default_factory=dict)) for name, typ in sections],
+            bases=(RunConfig,),
+        )
+        cls.__module__ = __name__
+        cls.__doc__ = (
+            "One run: RunConfig plus a section per component kind (``pools``, ``apis``...)."
+        )
+        _SCHEMA[sections] = cls
+    return _SCHEMA[sections]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SimConfig":  # the schema of the kinds registered so far
+        return schema()
+    raise AttributeError(name)
 
 
 def register_configs() -> None:
@@ -202,7 +195,7 @@ def register_configs() -> None:
     from omegaconf import OmegaConf
 
     cs = ConfigStore.instance()
-    cs.store(name="sim_schema", node=SimConfig)
+    cs.store(name="sim_schema", node=schema())
     if not OmegaConf.has_resolver("ceil_div"):
         # ${ceil_div:a,b} = ceil(a / b), at least 1: sizing rules such as one replica per
         # N users, so a scenario scales with workload.users and stays overridable.

@@ -37,9 +37,9 @@ def typed_value(key: str, argv: Sequence[str]) -> str | None:
 
 def section_fields(key: str) -> list[str]:
     """Field names of the schema section that holds ``key`` (``workload.userz`` -> workload's)."""
-    from sim.config import SimConfig
+    from sim.config import schema as full_schema
 
-    schema: Any = SimConfig
+    schema: Any = full_schema()
     parts = key.split(".")[:-1]
     i = 0
     while i < len(parts):
@@ -62,17 +62,18 @@ _CATALOGS = {
     "hardware": "configs/hardware/*.yaml",
     "models": "configs/models/*.yaml",
     "api_models": "configs/api_models/*.yaml",
-    "pools": "the scenario file",
-    "apis": "the scenario file",
 }
 
 
 def _new_catalog_entry(key: str, argv: Sequence[str]) -> str | None:
     """An override that names a catalog or component entry the config does not have."""
+    from sim.components.kinds import kinds
+
+    sections = {**_CATALOGS, **dict.fromkeys(kinds(), "the scenario file")}
     for arg in argv:
         name = arg.lstrip("+~").split("=", 1)[0]
         parts = name.split(".")
-        if len(parts) >= 2 and parts[0] in _CATALOGS and parts[1] in (key, key.split(".")[-1]):
+        if len(parts) >= 2 and parts[0] in sections and parts[1] in (key, key.split(".")[-1]):
             if parts[0] in ("hardware", "models", "api_models"):
                 from sim.helptext import _catalog
 
@@ -82,7 +83,7 @@ def _new_catalog_entry(key: str, argv: Sequence[str]) -> str | None:
             hint = checks.did_you_mean(parts[1], known)
             return (
                 f"{parts[0]}.{parts[1]} is not an entry of {parts[0]}{hint}; entries are "
-                f"declared in {_CATALOGS[parts[0]]} (the command line can change an entry, "
+                f"declared in {sections[parts[0]]} (the command line can change an entry, "
                 "not add one)"
             )
     return None

@@ -22,19 +22,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import simpy
+from omegaconf import MISSING
 
 from sim import checks
+from sim.checks import knob
+from sim.components.kinds import register
 from sim.components.rate_limit import TokenBucket
 from sim.components.request import Request
-from sim.config import ON_LIMIT
 from sim.engine.context import SimContext
 from sim.kernels.blocks import BlockDraws, lognormal_draws
 
 BLOCK = 4096
+ON_LIMIT = ("queue", "reject")
 LAYER = "inference"
 
 
@@ -227,3 +231,22 @@ def api_provider_from_config(
         error_prob=api.error_prob,
         rng=rng,
     )
+
+
+@dataclass
+class ApiConfig:
+    """A hosted model behind a provider's API."""
+
+    model: str = MISSING  # key of api_models
+    rpm_limit: float | None = knob(None, ge=1, none_ok=True)  # requests per minute
+    tpm_limit: float | None = knob(None, ge=1, none_ok=True)  # prompt + output tokens/min
+    on_limit: str = knob("queue", choices=ON_LIMIT)  # queue: wait | reject: fail with 429
+    max_queue_s: float = knob(60.0, ge=0)  # queued longer than this: dropped
+    error_prob: float = knob(0.0, ge=0, lt=1)  # chance a call fails (5xx)
+
+
+@register("apis", ApiConfig)
+def build_api(b: Any, name: str, ac: Any) -> ApiProvider:
+    """A hosted model behind a provider's API, priced from api_models."""
+    spec = checks.lookup(f"apis.{name}.model", ac.model, b.cfg.api_models, "api_models")
+    return api_provider_from_config(name, b.ctx, spec, ac, b.ctx.rng.stream(f"apis.{name}"))

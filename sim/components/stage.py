@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import simpy
 
-from sim.components.request import Request
+from sim.components.request import Request, Status
 
 
 @runtime_checkable
@@ -34,6 +34,31 @@ class Stage(Protocol):
     name: str
 
     def handle(self, req: Request) -> Generator[simpy.Event, Any, None]: ...
+
+
+class SubPath:
+    """Stages walked in order, as one stage: a cache's miss path, one route of a router.
+
+    ``yield from sub.handle(req)`` runs each stage until one ends the request; a stage
+    that holds sub-paths walks the one a request takes, and the others cost it nothing.
+    """
+
+    __slots__ = ("stages",)
+
+    def __init__(self, stages: list[Stage] | tuple[Stage, ...]) -> None:
+        self.stages = tuple(stages)
+
+    def handle(self, req: Request) -> Generator[simpy.Event, Any, None]:
+        for stage in self.stages:
+            yield from stage.handle(req)
+            if req.status != Status.IN_FLIGHT:
+                return
+
+    def __len__(self) -> int:
+        return len(self.stages)
+
+    def __repr__(self) -> str:
+        return f"SubPath({[getattr(s, 'name', s) for s in self.stages]})"
 
 
 @runtime_checkable

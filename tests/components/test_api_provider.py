@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from sim.components.api_provider import ApiProvider, api_provider_from_config
+from sim.components.api_provider import ApiConfig, ApiProvider, api_provider_from_config
 from sim.components.request import Request, Status
 from sim.components.stage import Stage
-from sim.config import ApiConfig, ApiModelSpec
+from sim.config import ApiModelSpec
 from sim.engine.context import SimContext
 from sim.paths import configs_dir
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from sim.config import HardwareSpec, ModelSpec, PoolConfig
+from sim.components.pool import PoolConfig
+from sim.config import HardwareSpec, ModelSpec
 from sim.latency import roofline_from_config
 
 ROOT = Path(__file__).resolve().parents[2] / "configs"
