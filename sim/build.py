@@ -42,6 +42,7 @@ class Built:
     tokens: TokenSampler
     path: list[Stage]
     components: dict[str, Any] = field(default_factory=dict)
+    queries: Any = None  # ZipfQueries, drawn only when a component needs query ids
 
     @property
     def billables(self) -> list[Billable]:
@@ -311,4 +312,13 @@ def build(cfg: Any) -> Built:
     )
     b = Builder(cfg, ctx)
     path = list(b.path(cfg.path, "path").stages)
-    return Built(ctx, build_arrivals(cfg, ctx), build_tokens(cfg, ctx), path, b.components)
+    queries = None
+    if any(getattr(c, "needs_queries", False) for c in b.components.values()):
+        from sim.workload.queries import ZipfQueries
+
+        q = cfg.workload.queries
+        queries = ZipfQueries(
+            q.universe, q.zipf_s, q.new_share, rng=ctx.rng.stream("workload.queries")
+        )
+    arrivals, tokens = build_arrivals(cfg, ctx), build_tokens(cfg, ctx)
+    return Built(ctx, arrivals, tokens, path, b.components, queries)

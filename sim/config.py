@@ -123,6 +123,20 @@ class TokensConfig:
 
 
 @dataclass
+class QueriesConfig:
+    """What requests ask: Zipf-like popularity over a universe, plus never-seen queries.
+
+    Defaults are assumptions to override per scenario: web-search query logs follow a
+    power law with exponent near 0.8-1 (Baeza-Yates et al., "The impact of caching on
+    search engines", SIGIR 2007), and a large share of queries are seen once.
+    """
+
+    universe: int = knob(1_000_000, ge=1, le=100_000_000, integer=True)  # repeatable queries
+    zipf_s: float = knob(0.9, ge=0, le=5)  # popularity exponent (0: uniform)
+    new_share: float = knob(0.0, ge=0, le=1)  # share of queries never seen before
+
+
+@dataclass
 class WorkloadConfig:
     """Who sends requests, when, and how big they are."""
 
@@ -135,6 +149,7 @@ class WorkloadConfig:
     sessions: SessionsConfig = field(default_factory=SessionsConfig)
     trace: TraceConfig = field(default_factory=TraceConfig)
     tokens: TokensConfig = field(default_factory=TokensConfig)
+    queries: QueriesConfig = field(default_factory=QueriesConfig)
 
 
 # --- the run --------------------------------------------------------------------------

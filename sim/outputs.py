@@ -203,6 +203,12 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
             lines.append(
                 f"util      {name}: mean {u['mean']:.1%} · busiest bucket {u['peak_bucket']:.1%}"
             )
+    for name, rep in s.get("components", {}).items():
+        if rep.get("kind") == "cache" and rep["lookups"]:
+            lines.append(
+                f"cache     {name}: hit rate {rep['hit_rate']:.1%} of {rep['lookups']:,} lookups"
+                f" · {rep['nodes']} node{'s' if rep['nodes'] != 1 else ''}"
+            )
     total = s["cost_usd"]["total"]
     lines.append("")
     lines.append(f"{'cost layer':<22}{'USD':>14}{'share':>8}  {'monthly':>12}")

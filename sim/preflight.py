@@ -41,6 +41,7 @@ BUCKET_BYTES = 3_000  # recorder counts + latency histogram + edges + result row
 SERIES_BUCKET_BYTES = 200  # one ledger series or gauge in one bucket, incl. its CSV row
 USER_BYTES = 80  # session model arrays per user (state + draws)
 REPLICA_BYTES = 600  # one replica's state in a pool
+CACHE_ENTRY_BYTES = 200  # one cached response's bookkeeping (an ordered-dict entry)
 REQUEST_BYTES = 2_500  # one request in flight: request, process, events, queue entry
 MAX_REQUESTS = 1e9  # expected requests per run; beyond this a run takes many hours
 MAX_KERNEL_STEPS = 1e11  # arrival-kernel steps (state changes, user windows) per run
@@ -159,6 +160,26 @@ def estimate(cfg: Any) -> list[Part]:
                 f"workload.users={w.users} keeps the state of {w.users:,} users",
                 w.users * USER_BYTES,
                 "use fewer workload.users",
+            )
+        )
+    caches = cfg.get("caches", {}) or {}
+    for name, c in caches.items():
+        parts.append(
+            Part(
+                f"caches.{name}.capacity",
+                f"caches.{name}.capacity={c.capacity} keeps up to {c.capacity:,} responses",
+                c.capacity * CACHE_ENTRY_BYTES,
+                f"use a smaller caches.{name}.capacity",
+            )
+        )
+    if caches:
+        u = w.queries.universe
+        parts.append(
+            Part(
+                "workload.queries.universe",
+                f"workload.queries.universe={u} keeps the popularity of {u:,} queries",
+                u * 16,
+                "use a smaller workload.queries.universe",
             )
         )
     rate = expected_rate_rps(cfg)

@@ -121,7 +121,7 @@ def run(cfg: Any) -> RunResult:
     env = ctx.env
     from sim.workload.source import RequestSource
 
-    source = RequestSource(ctx, built.arrivals, built.tokens, built.path)
+    source = RequestSource(ctx, built.arrivals, built.tokens, built.path, built.queries)
     source.start()
     edges = bucket_edges(ctx.horizon_s, ctx.warmup_s, ctx.bucket_s)
     progress = _progress_bar(cfg, ctx.horizon_s)
@@ -276,6 +276,11 @@ def _result(
         "users": users,
         "cost_per_user_month_usd": (monthly / users) if users else None,
         "utilization": util,
+        "components": {
+            name: comp.report()
+            for name, comp in built.components.items()
+            if callable(getattr(comp, "report", None))
+        },
         "notes": notes,
         "run": {
             "aicostsim_version": __version__,

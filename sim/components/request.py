@@ -35,6 +35,7 @@ class Request:
         "first_token_at",
         "done_at",
         "route",
+        "query",
     )
 
     def __init__(
@@ -56,6 +57,7 @@ class Request:
         self.first_token_at = math.nan
         self.done_at = math.nan
         self.route: str | None = None
+        self.query = -1  # what the request asks (sim.workload.queries); -1: not drawn
 
     def fail(self, reason: str) -> None:
         """End the request as failed (an error was returned to the caller)."""

@@ -27,6 +27,7 @@ class RequestSource:
         arrivals: ArrivalProcess,
         tokens: TokenSampler,
         path: Sequence[Stage],
+        queries: Any = None,
     ) -> None:
         if not path:
             raise ValueError("the request path is empty: name at least one component in `path`")
@@ -34,6 +35,7 @@ class RequestSource:
         self.arrivals = arrivals
         self.tokens = tokens
         self.path = tuple(path)
+        self.queries = queries  # a ZipfQueries when some component needs query ids
         self.created = 0
 
     def start(self) -> simpy.Process:
@@ -59,6 +61,7 @@ class RequestSource:
                 p, o = self.tokens.sample(n)
                 prompts, outputs = p.tolist(), o.tolist()
             users = block.users.tolist() if block.users is not None else None
+            queries = self.queries.sample(n).tolist() if self.queries is not None else None
             for i in range(n):
                 t = times[i]
                 if t >= horizon:
@@ -67,6 +70,8 @@ class RequestSource:
                 if dt > 0.0:
                     yield timeout(dt)
                 req = Request(next_id(), env.now, prompts[i], outputs[i], users[i] if users else -1)
+                if queries is not None:
+                    req.query = queries[i]
                 self.created += 1
                 on_arrival(req)
                 process(flow(req))

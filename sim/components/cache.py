@@ -1,0 +1,175 @@
+"""The ``caches`` kind: an exact-match response cache in front of a miss path.
+
+Mechanism
+    Each request carries a query id (:mod:`sim.workload.queries`). A lookup takes
+    ``lookup_s`` (one timeout). If the query's response is cached and younger than
+    ``ttl_s`` it is a **hit**: the request has its answer (first token at the end of the
+    lookup) and goes on along the rest of its path without walking the miss path —
+    no inference is bought. Otherwise it is a **miss**: the request walks the cache's
+    ``miss`` sub-path (retrieval, a router, a model...) and, if that path served it,
+    the response is stored. Capacity is in responses; beyond it the least recently
+    used one is evicted (LRU). Responses of never-seen queries are stored too (a cache
+    cannot know they will not come back). Concurrent misses of one query are not
+    merged.
+
+Accounting
+    The cache runs on provisioned nodes: ``ceil(capacity * entry_kb / node_memory)``
+    nodes, billed every second to layer ``latency_optimization`` whether busy or not.
+    Its savings appear as inference not bought on the miss path.
+
+Statistics (requests that arrived after the warm-up): lookups, hits, expired entries
+found; :meth:`ResponseCache.report` goes into ``summary.json`` under ``components``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+import simpy
+
+from sim import checks
+from sim.checks import knob
+from sim.components.kinds import register
+from sim.components.request import Request, Status
+from sim.components.stage import SubPath
+from sim.engine.context import SimContext
+
+LAYER = "latency_optimization"
+CACHE_POLICIES = ("exact",)
+
+
+class ResponseCache:
+    """An LRU response cache with a TTL; misses walk ``miss`` (see module)."""
+
+    needs_queries = True  # the builder draws a query id for every request
+
+    def __init__(
+        self,
+        name: str,
+        ctx: SimContext,
+        *,
+        capacity: int,
+        ttl_s: float | None,
+        lookup_s: float,
+        nodes: int,
+        usd_per_node_hour: float,
+        miss: SubPath,
+    ) -> None:
+        self.name = name
+        self._env: simpy.Environment = ctx.env
+        self._ledger = ctx.ledger
+        self._warmup_s = ctx.warmup_s
+        self.capacity = checks.integer("capacity", capacity, 1)
+        self.ttl_s = checks.positive("ttl_s", ttl_s, none_ok=True)
+        self.lookup_s = checks.non_negative("lookup_s", lookup_s)
+        self.nodes = checks.integer("nodes", nodes, 1)
+        self.usd_per_node_hour = checks.non_negative("usd_per_node_hour", usd_per_node_hour)
+        if not len(miss):
+            raise checks.ConfigError("miss=[] is empty: a cache needs a path for its misses")
+        self.miss = miss
+        self._store: OrderedDict[int, float] = OrderedDict()  # query -> stored at
+        self.lookups = 0
+        self.hits = 0
+        self.expired = 0
+        self._gauge = (0, 0)  # lookups, hits at the previous gauge
+        ctx.ledger.series(LAYER, name)
+
+    def handle(self, req: Request) -> Generator[simpy.Event, Any, None]:
+        """Answer from the cache, or walk the miss path and store what it served."""
+        env = self._env
+        store = self._store
+        query = req.query
+        stored_at = store.get(query)
+        counted = req.arrived_at >= self._warmup_s
+        if counted:
+            self.lookups += 1
+        if stored_at is not None and self.ttl_s is not None and env.now - stored_at >= self.ttl_s:
+            del store[query]
+            stored_at = None
+            self.expired += counted
+        if self.lookup_s > 0.0:
+            yield env.timeout(self.lookup_s)
+        if stored_at is not None:
+            store.move_to_end(query)
+            self.hits += counted
+            req.first_token_at = env.now
+            return
+        yield from self.miss.handle(req)
+        if req.status == Status.IN_FLIGHT:
+            store[query] = env.now
+            store.move_to_end(query)
+            if len(store) > self.capacity:
+                store.popitem(last=False)
+
+    # -- billing, gauges, report ----------------------------------------------------
+    def bill(self, start_s: float, end_s: float) -> None:
+        """Every provisioned node-second of ``[start_s, end_s)``, busy or idle."""
+        hours = self.nodes * (end_s - start_s) / 3600.0
+        self._ledger.charge(start_s, LAYER, self.name, hours * self.usd_per_node_hour)
+
+    def gauges(self) -> dict[str, float]:
+        """Hit rate of the lookups since the previous call (NaN without lookups)."""
+        lookups, hits = self.lookups - self._gauge[0], self.hits - self._gauge[1]
+        self._gauge = (self.lookups, self.hits)
+        return {"hit_rate": hits / lookups if lookups else math.nan}
+
+    @property
+    def hit_rate(self) -> float | None:
+        return self.hits / self.lookups if self.lookups else None
+
+    def report(self) -> dict[str, Any]:
+        """What ``summary.json`` shows of this cache."""
+        return {
+            "kind": "cache",
+            "lookups": self.lookups,
+            "hits": self.hits,
+            "hit_rate": self.hit_rate,
+            "expired": self.expired,
+            "entries_at_end": len(self._store),
+            "capacity": self.capacity,
+            "nodes": self.nodes,
+        }
+
+    def __repr__(self) -> str:
+        return f"ResponseCache({self.name!r}, capacity={self.capacity}, miss={self.miss!r})"
+
+
+@dataclass
+class CacheConfig:
+    """A response cache in front of its ``miss`` path (sizes and prices: see comments)."""
+
+    policy: str = knob("exact", choices=CACHE_POLICIES)  # exact match on the query id
+    capacity: int = knob(100_000, ge=1, le=100_000_000, integer=True)  # responses (LRU)
+    ttl_s: float | None = knob(None, gt=0, none_ok=True)  # null: responses never expire
+    # Assumption: an in-memory key-value lookup in the same region, ~0.5 ms round trip.
+    lookup_s: float = knob(0.0005, ge=0)
+    # Assumption: a stored response (a few hundred tokens of text + key + overhead) ~4 kB.
+    entry_kb: float = knob(4.0, gt=0)
+    # AWS ElastiCache cache.r6g.large: 13.07 GiB, $0.206 per node-hour on demand,
+    # us-east-1 (aws.amazon.com/elasticache/pricing, read 2024).
+    node_memory_gb: float = knob(14.03, gt=0)  # 13.07 GiB in GB
+    usd_per_node_hour: float = knob(0.206, ge=0)
+    miss: list[str] = field(default_factory=list)  # the path a miss walks (component names)
+
+
+@register("caches", CacheConfig)
+def build_cache(b: Any, name: str, c: Any) -> ResponseCache:
+    """A response cache: repeated queries are answered without walking the miss path."""
+    key = f"caches.{name}"
+    if not c.miss:
+        checks.fail(f"{key}.miss", [], "is empty: list the components a miss goes to, e.g. [llm]")
+    nodes = max(1, math.ceil(c.capacity * c.entry_kb * 1e3 / (c.node_memory_gb * 1e9)))
+    return ResponseCache(
+        name,
+        b.ctx,
+        capacity=int(c.capacity),
+        ttl_s=c.ttl_s,
+        lookup_s=c.lookup_s,
+        nodes=nodes,
+        usd_per_node_hour=c.usd_per_node_hour,
+        miss=b.path(c.miss, f"{key}.miss"),
+    )
