@@ -366,7 +366,7 @@ def check_tree(cfg: Any, schema: type, prefix: str = "") -> None:
                 v = _get(value, k, f"{key}.{k}")
                 if dataclasses.is_dataclass(inner):
                     check_tree(v, inner, f"{key}.{k}.")
-                else:
+                elif rule is not None or inner is float:
                     (rule or _FLOAT_DEFAULT).check(f"{key}.{k}", v)
             continue
         if rule is not None:

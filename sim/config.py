@@ -152,6 +152,28 @@ class WorkloadConfig:
     queries: QueriesConfig = field(default_factory=QueriesConfig)
 
 
+# --- levers -----------------------------------------------------------------------------
+LEVERS: dict[str, tuple[str, ...]] = {
+    "cache": ("off", "exact", "semantic"),
+    "context": ("full", "selective"),
+    "routing": ("off", "by_complexity"),
+}
+
+
+@dataclass
+class LeversConfig:
+    """One switch per lever, the same names in every scenario (null: the scenario's own).
+
+    A scenario maps each value it offers onto its components in ``lever_options``
+    (``lever_options.cache.exact: {path: [cache]}``); :func:`sim.levers.apply_levers`
+    applies the chosen one, and refuses a value the scenario does not offer.
+    """
+
+    cache: str | None = knob(None, choices=LEVERS["cache"], none_ok=True)
+    context: str | None = knob(None, choices=LEVERS["context"], none_ok=True)
+    routing: str | None = knob(None, choices=LEVERS["routing"], none_ok=True)
+
+
 # --- the run --------------------------------------------------------------------------
 @dataclass
 class RunConfig:
@@ -167,6 +189,9 @@ class RunConfig:
     plots: bool = True
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     path: list[str] = field(default_factory=list)  # component names, in order
+    levers: LeversConfig = field(default_factory=LeversConfig)
+    # lever -> value -> {dotted key: value} that the value sets (see LeversConfig)
+    lever_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     hardware: dict[str, HardwareSpec] = field(default_factory=dict)
     models: dict[str, ModelSpec] = field(default_factory=dict)
     api_models: dict[str, ApiModelSpec] = field(default_factory=dict)

@@ -35,6 +35,10 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
         "replay the shipped Azure code trace four times faster",
     ),
     (
+        "python -m sim scenario=demo levers.cache=exact",
+        "the prototype behind a response cache: what it saves and what its node costs",
+    ),
+    (
         "python -m sim --multirun scenario=copilot_like workload.users=10,100,1000 "
         "horizon_s=86400 plots=false",
         "a small sweep: one job per user count, in multirun/<time>/",
@@ -55,6 +59,8 @@ KNOBS: tuple[tuple[str, str], ...] = (
     ("path=[NAME,...]", "the components a request passes through, in order"),
     ("pools.NAME.replicas=INT", "self-hosted replicas (also .hardware=KEY, .model=KEY)"),
     ("apis.NAME.model=KEY", "hosted model, priced from api_models"),
+    ("levers.cache=off|exact", "the same switches in every scenario (also levers.context,"),
+    ("", "levers.routing); a scenario says which values it offers"),
     ("progress=BOOL plots=BOOL", "progress bar (default: on a terminal); PNG plots"),
 )
 

@@ -114,7 +114,10 @@ class Interrupted(KeyboardInterrupt):
 
 def run(cfg: Any) -> RunResult:
     """Simulate ``cfg`` (a composed SimConfig) and return what was measured."""
+    from sim.levers import apply_levers
+
     wall0 = time.perf_counter()
+    cfg = apply_levers(cfg)
     built = build(cfg)
     notes = preflight.kv_notes(built, cfg)
     ctx = built.ctx

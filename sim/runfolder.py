@@ -160,10 +160,11 @@ class RunFolders(Callback):  # type: ignore[misc]
 
     def on_run_start(self, config: Any, **kwargs: Any) -> None:
         from sim.build import check
+        from sim.levers import apply_levers
         from sim.preflight import check_memory
 
         try:
-            task = _task_config(config)
+            task = apply_levers(_task_config(config))
             check(task)
             check_memory(task)
             folder = Path(str(config.hydra.run.dir))
