@@ -209,6 +209,12 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
                 f"cache     {name}: hit rate {rep['hit_rate']:.1%} of {rep['lookups']:,} lookups"
                 f" · {rep['nodes']} node{'s' if rep['nodes'] != 1 else ''}"
             )
+        if rep.get("kind") == "vector_store" and rep["queries"]:
+            lines.append(
+                f"context   {name}: {rep['queries']:,} queries · {rep['chunks_per_query']} chunks"
+                f" (+{rep['context_tokens_per_query']:,} prompt tokens) · mean wait "
+                f"{format_seconds(rep['mean_wait_s'])}"
+            )
     total = s["cost_usd"]["total"]
     lines.append("")
     lines.append(f"{'cost layer':<22}{'USD':>14}{'share':>8}  {'monthly':>12}")
