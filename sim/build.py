@@ -42,7 +42,7 @@ class Built:
     tokens: TokenSampler
     path: list[Stage]
     components: dict[str, Any] = field(default_factory=dict)
-    queries: Any = None  # ZipfQueries, drawn only when a component needs query ids
+    attributes: dict[str, Any] = field(default_factory=dict)  # drawn per request (source)
 
     @property
     def billables(self) -> list[Billable]:
@@ -297,6 +297,24 @@ class Builder:
         return SubPath([self.component(n, f"{key}[{i}]") for i, n in enumerate(names)])
 
 
+def _attribute(name: str, cfg: Any, ctx: SimContext) -> Any:
+    """The sampler of a per-request attribute some component needs (``needs = (...)``)."""
+    w = cfg.workload
+    if name == "query":
+        from sim.workload.queries import ZipfQueries
+
+        q = w.queries
+        return ZipfQueries(
+            q.universe, q.zipf_s, q.new_share, rng=ctx.rng.stream("workload.queries")
+        )
+    if name == "difficulty":
+        from sim.workload.difficulty import BetaDifficulty
+
+        d = w.difficulty
+        return BetaDifficulty(d.alpha, d.beta, rng=ctx.rng.stream("workload.difficulty"))
+    raise ValueError(f"no sampler for the request attribute {name!r}")
+
+
 def build(cfg: Any) -> Built:
     """Build the context, workload and request path of one run from a composed config."""
     from sim import preflight
@@ -312,13 +330,7 @@ def build(cfg: Any) -> Built:
     )
     b = Builder(cfg, ctx)
     path = list(b.path(cfg.path, "path").stages)
-    queries = None
-    if any(getattr(c, "needs_queries", False) for c in b.components.values()):
-        from sim.workload.queries import ZipfQueries
-
-        q = cfg.workload.queries
-        queries = ZipfQueries(
-            q.universe, q.zipf_s, q.new_share, rng=ctx.rng.stream("workload.queries")
-        )
+    needs = {a for c in b.components.values() for a in getattr(c, "needs", ())}
+    attributes = {a: _attribute(a, cfg, ctx) for a in sorted(needs)}
     arrivals, tokens = build_arrivals(cfg, ctx), build_tokens(cfg, ctx)
-    return Built(ctx, arrivals, tokens, path, b.components, queries)
+    return Built(ctx, arrivals, tokens, path, b.components, attributes)

@@ -137,6 +137,15 @@ class QueriesConfig:
 
 
 @dataclass
+class DifficultyConfig:
+    """How hard requests are, in [0, 1]: Beta(alpha, beta). Assumption, to set per scenario:
+    the default Beta(2, 5) has mean 0.29 — most requests easy, a tail of hard ones."""
+
+    alpha: float = knob(2.0, gt=0, le=1000)
+    beta: float = knob(5.0, gt=0, le=1000)
+
+
+@dataclass
 class WorkloadConfig:
     """Who sends requests, when, and how big they are."""
 
@@ -150,6 +159,7 @@ class WorkloadConfig:
     trace: TraceConfig = field(default_factory=TraceConfig)
     tokens: TokensConfig = field(default_factory=TokensConfig)
     queries: QueriesConfig = field(default_factory=QueriesConfig)
+    difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
 
 
 # --- levers -----------------------------------------------------------------------------

@@ -215,6 +215,13 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
                 f" (+{rep['context_tokens_per_query']:,} prompt tokens) · mean wait "
                 f"{format_seconds(rep['mean_wait_s'])}"
             )
+        if rep.get("kind") == "router" and rep["misrouted_share"] is not None:
+            shares = ", ".join(
+                f"{r} {v['share']:.0%}" for r, v in rep["routes"].items() if v["share"] is not None
+            )
+            lines.append(
+                f"routes    {name} ({rep['policy']}): {shares} · misrouted {rep['misrouted_share']:.1%}"
+            )
     total = s["cost_usd"]["total"]
     lines.append("")
     lines.append(f"{'cost layer':<22}{'USD':>14}{'share':>8}  {'monthly':>12}")

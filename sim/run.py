@@ -124,7 +124,7 @@ def run(cfg: Any) -> RunResult:
     env = ctx.env
     from sim.workload.source import RequestSource
 
-    source = RequestSource(ctx, built.arrivals, built.tokens, built.path, built.queries)
+    source = RequestSource(ctx, built.arrivals, built.tokens, built.path, built.attributes)
     source.start()
     edges = bucket_edges(ctx.horizon_s, ctx.warmup_s, ctx.bucket_s)
     progress = _progress_bar(cfg, ctx.horizon_s)

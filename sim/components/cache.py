@@ -45,7 +45,7 @@ CACHE_POLICIES = ("exact",)
 class ResponseCache:
     """An LRU response cache with a TTL; misses walk ``miss`` (see module)."""
 
-    needs_queries = True  # the builder draws a query id for every request
+    needs = ("query",)  # the builder draws a query id for every request
 
     def __init__(
         self,

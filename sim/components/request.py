@@ -36,6 +36,7 @@ class Request:
         "done_at",
         "route",
         "query",
+        "difficulty",
     )
 
     def __init__(
@@ -58,6 +59,7 @@ class Request:
         self.done_at = math.nan
         self.route: str | None = None
         self.query = -1  # what the request asks (sim.workload.queries); -1: not drawn
+        self.difficulty = math.nan  # how hard it is, in [0, 1] (sim.workload.difficulty)
 
     def fail(self, reason: str) -> None:
         """End the request as failed (an error was returned to the caller)."""

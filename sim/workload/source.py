@@ -27,7 +27,7 @@ class RequestSource:
         arrivals: ArrivalProcess,
         tokens: TokenSampler,
         path: Sequence[Stage],
-        queries: Any = None,
+        attributes: dict[str, Any] | None = None,
     ) -> None:
         if not path:
             raise ValueError("the request path is empty: name at least one component in `path`")
@@ -35,7 +35,9 @@ class RequestSource:
         self.arrivals = arrivals
         self.tokens = tokens
         self.path = tuple(path)
-        self.queries = queries  # a ZipfQueries when some component needs query ids
+        # request attribute -> sampler with .sample(n), drawn only when a component needs it
+        # (query ids for caches, difficulty for routers)
+        self.attributes = dict(attributes or {})
         self.created = 0
 
     def start(self) -> simpy.Process:
@@ -61,7 +63,7 @@ class RequestSource:
                 p, o = self.tokens.sample(n)
                 prompts, outputs = p.tolist(), o.tolist()
             users = block.users.tolist() if block.users is not None else None
-            queries = self.queries.sample(n).tolist() if self.queries is not None else None
+            drawn = [(k, s.sample(n).tolist()) for k, s in self.attributes.items()]
             for i in range(n):
                 t = times[i]
                 if t >= horizon:
@@ -70,8 +72,8 @@ class RequestSource:
                 if dt > 0.0:
                     yield timeout(dt)
                 req = Request(next_id(), env.now, prompts[i], outputs[i], users[i] if users else -1)
-                if queries is not None:
-                    req.query = queries[i]
+                for attr, values in drawn:
+                    setattr(req, attr, values[i])
                 self.created += 1
                 on_arrival(req)
                 process(flow(req))

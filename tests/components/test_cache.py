@@ -113,7 +113,7 @@ def test_a_hit_never_walks_the_miss_path():
     from sim.workload.source import RequestSource
 
     built = build(cfg)
-    RequestSource(built.ctx, built.arrivals, built.tokens, built.path, built.queries).start()
+    RequestSource(built.ctx, built.arrivals, built.tokens, built.path, built.attributes).start()
     built.ctx.env.run(until=cfg.horizon_s)
     cache, api = built.components["resp"], built.components["llm"]
     assert cache.hits > 0
