@@ -203,6 +203,13 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
             lines.append(
                 f"util      {name}: mean {u['mean']:.1%} · busiest bucket {u['peak_bucket']:.1%}"
             )
+    q = s.get("quality")
+    if q and q["acceptable_share"] is not None:
+        routes = ", ".join(f"{r} {v['acceptable_share']:.1%}" for r, v in q["by_route"].items())
+        lines.append(
+            f"quality   {q['acceptable_share']:.1%} of answers acceptable"
+            + (f" · by route: {routes}" if routes else "")
+        )
     for name, rep in s.get("components", {}).items():
         if rep.get("kind") == "cache" and rep["lookups"]:
             lines.append(

@@ -279,6 +279,11 @@ def _result(
         "users": users,
         "cost_per_user_month_usd": (monthly / users) if users else None,
         "utilization": util,
+        # null unless a component can spoil an answer (a model's skill below 1, context
+        # that misses); then the share of completed requests answered acceptably
+        "quality": rec.quality()
+        if any(getattr(c, "affects_quality", False) for c in built.components.values())
+        else None,
         "components": {
             name: comp.report()
             for name, comp in built.components.items()

@@ -81,6 +81,7 @@ class ApiProvider:
         max_queue_s: float,
         error_prob: float,
         rng: np.random.Generator,
+        skill: float = 1.0,
     ) -> None:
         checks.non_negative("usd_per_mtok_input", usd_per_mtok_input)
         checks.non_negative("usd_per_mtok_output", usd_per_mtok_output)
@@ -95,6 +96,10 @@ class ApiProvider:
         checks.non_negative("max_queue_s", max_queue_s)
         checks.number("error_prob", error_prob, ge=0, le=1)
         checks.rng("rng", rng)
+        self.skill = checks.number("skill", skill, ge=0, le=1)
+        # answers above its skill are not acceptable: it needs each request's difficulty
+        self.needs = ("difficulty",) if self.skill < 1 else ()
+        self.affects_quality = self.skill < 1
 
         self.name = name
         self._env: simpy.Environment = ctx.env
@@ -201,6 +206,8 @@ class ApiProvider:
             self.name,
             self.cost_usd(req.prompt_tokens, out, req.cached_prompt_tokens),
         )
+        if req.difficulty > self.skill:  # False for NaN: difficulty not modelled
+            req.ok = False
 
     def __repr__(self) -> str:
         return (
@@ -230,6 +237,7 @@ def api_provider_from_config(
         max_queue_s=api.max_queue_s,
         error_prob=api.error_prob,
         rng=rng,
+        skill=getattr(api, "skill", 1.0),
     )
 
 
@@ -243,6 +251,9 @@ class ApiConfig:
     on_limit: str = knob("queue", choices=ON_LIMIT)  # queue: wait | reject: fail with 429
     max_queue_s: float = knob(60.0, ge=0)  # queued longer than this: dropped
     error_prob: float = knob(0.0, ge=0, lt=1)  # chance a call fails (5xx)
+    # Hardest request (difficulty in [0, 1], workload.difficulty) it answers acceptably;
+    # 1: every one. An assumption to set per scenario and model.
+    skill: float = knob(1.0, ge=0, le=1)
 
 
 @register("apis", ApiConfig)

@@ -17,6 +17,10 @@ Accounting
     nodes, billed every second to layer ``latency_optimization`` whether busy or not.
     Its savings appear as inference not bought on the miss path.
 
+Quality
+    A hit returns the answer stored for the same query: acceptable exactly when that
+    answer was (an exact-match cache adds no error of its own).
+
 Statistics (requests that arrived after the warm-up): lookups, hits, expired entries
 found; :meth:`ResponseCache.report` goes into ``summary.json`` under ``components``.
 """
@@ -71,7 +75,8 @@ class ResponseCache:
         if not len(miss):
             raise checks.ConfigError("miss=[] is empty: a cache needs a path for its misses")
         self.miss = miss
-        self._store: OrderedDict[int, float] = OrderedDict()  # query -> stored at
+        # query -> (stored at, the stored answer was acceptable)
+        self._store: OrderedDict[int, tuple[float, bool]] = OrderedDict()
         self.lookups = 0
         self.hits = 0
         self.expired = 0
@@ -83,24 +88,25 @@ class ResponseCache:
         env = self._env
         store = self._store
         query = req.query
-        stored_at = store.get(query)
+        entry = store.get(query)
         counted = req.arrived_at >= self._warmup_s
         if counted:
             self.lookups += 1
-        if stored_at is not None and self.ttl_s is not None and env.now - stored_at >= self.ttl_s:
+        if entry is not None and self.ttl_s is not None and env.now - entry[0] >= self.ttl_s:
             del store[query]
-            stored_at = None
+            entry = None
             self.expired += counted
         if self.lookup_s > 0.0:
             yield env.timeout(self.lookup_s)
-        if stored_at is not None:
+        if entry is not None:
             store.move_to_end(query)
             self.hits += counted
             req.first_token_at = env.now
+            req.ok = entry[1]  # the cached answer is as good as when it was made
             return
         yield from self.miss.handle(req)
         if req.status == Status.IN_FLIGHT:
-            store[query] = env.now
+            store[query] = (env.now, req.ok)
             store.move_to_end(query)
             if len(store) > self.capacity:
                 store.popitem(last=False)

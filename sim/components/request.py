@@ -37,6 +37,7 @@ class Request:
         "route",
         "query",
         "difficulty",
+        "ok",
     )
 
     def __init__(
@@ -60,6 +61,7 @@ class Request:
         self.route: str | None = None
         self.query = -1  # what the request asks (sim.workload.queries); -1: not drawn
         self.difficulty = math.nan  # how hard it is, in [0, 1] (sim.workload.difficulty)
+        self.ok = True  # the answer is acceptable (a stage that can spoil it sets False)
 
     def fail(self, reason: str) -> None:
         """End the request as failed (an error was returned to the caller)."""

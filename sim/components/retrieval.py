@@ -10,6 +10,10 @@ Mechanism
     add ``chunks × chunk_tokens`` to the request's prompt: what the model downstream
     reads, and bills.
 
+Quality
+    With probability ``full_miss_prob`` / ``selective_miss_prob`` the retrieved context
+    lacks what the answer needs, and the answer is not acceptable.
+
 Accounting (layer ``context_retrieval``)
     Per query: read units ``max(0.25, index_gb)`` (a serverless store reads the whole
     namespace: Pinecone, "Understanding cost", 2025) at ``usd_per_million_read_units``,
@@ -33,7 +37,7 @@ from sim.checks import knob
 from sim.components.kinds import register
 from sim.components.request import Request
 from sim.engine.context import SimContext
-from sim.kernels.blocks import lognormal_draws
+from sim.kernels.blocks import BlockDraws, lognormal_draws
 
 LAYER = "context_retrieval"
 CONTEXT_POLICIES = ("full", "selective")
@@ -57,6 +61,7 @@ class VectorStore:
         rerank_s: float,
         usd_per_month: float,
         rng: Any,
+        miss_prob: float = 0.0,
     ) -> None:
         self.name = name
         self._env: simpy.Environment = ctx.env
@@ -72,6 +77,9 @@ class VectorStore:
         self.usd_per_month = checks.non_negative("usd_per_month", usd_per_month)
         self._slots = simpy.Resource(self._env, capacity=self.servers)
         self._latency = lognormal_draws(checks.rng("rng", rng), latency_median_s, latency_sigma)
+        self.miss_prob = checks.probability("miss_prob", miss_prob)
+        self._u = BlockDraws(rng.random)
+        self.affects_quality = self.miss_prob > 0
         self.queries = 0
         self.wait_s_total = 0.0
         ctx.ledger.series(LAYER, name)
@@ -87,6 +95,8 @@ class VectorStore:
                 self.wait_s_total += env.now - arrived
             yield env.timeout(self._latency.next() + self.rerank_s)
         req.prompt_tokens += self.chunks * self.chunk_tokens
+        if self.miss_prob > 0.0 and self._u.next() < self.miss_prob:
+            req.ok = False  # the context lacks what the answer needs
         self._ledger.charge(env.now, LAYER, self.name, self.usd_per_query)
 
     def bill(self, start_s: float, end_s: float) -> None:
@@ -135,6 +145,10 @@ class VectorStoreConfig:
     # Cohere Rerank 3: $2 per 1,000 searches (cohere.com/pricing, 2024); latency: assumption.
     rerank_usd_per_query: float = knob(0.002, ge=0)
     rerank_latency_s: float = knob(0.1, ge=0)
+    # Share of queries whose context lacks what the answer needs, by policy. Assumptions
+    # to set per corpus: fewer chunks miss more often, a re-ranker recovers part of it.
+    full_miss_prob: float = knob(0.02, ge=0, le=1)
+    selective_miss_prob: float = knob(0.05, ge=0, le=1)
 
 
 @register("stores", VectorStoreConfig)
@@ -158,4 +172,5 @@ def build_store(b: Any, name: str, c: Any) -> VectorStore:
         rerank_s=c.rerank_latency_s if selective else 0.0,
         usd_per_month=c.index_gb * c.usd_per_gb_month,
         rng=b.ctx.rng.stream(f"stores.{name}"),
+        miss_prob=c.selective_miss_prob if selective else c.full_miss_prob,
     )

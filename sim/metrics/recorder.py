@@ -32,6 +32,9 @@ class Recorder:
         self.ttft = LogHistogram()
         self.prompt_tokens = 0
         self.output_tokens = 0
+        self.not_acceptable = 0  # completed requests whose answer is not acceptable
+        self.route_completed: Counter[str] = Counter()
+        self.route_acceptable: Counter[str] = Counter()
         self.arrivals_per_bucket: defaultdict[int, int] = defaultdict(int)
         self.completions_per_bucket: defaultdict[int, int] = defaultdict(int)
         self.gauges: dict[str, dict[int, float]] = defaultdict(dict)
@@ -65,6 +68,11 @@ class Recorder:
                 self.ttft.add(ft - req.arrived_at)
             self.prompt_tokens += req.prompt_tokens
             self.output_tokens += req.output_tokens
+            if not req.ok:
+                self.not_acceptable += 1
+            if req.route is not None:
+                self.route_completed[req.route] += 1
+                self.route_acceptable[req.route] += req.ok
             self.completions_per_bucket[b] += 1
         else:
             self.reasons[req.reason or status.name.lower()] += 1
@@ -90,6 +98,19 @@ class Recorder:
     @property
     def in_flight(self) -> int:
         return self.arrived - self.completed - self.failed - self.dropped
+
+    def quality(self) -> dict:
+        """Share of completed requests whose answer is acceptable, overall and per route."""
+        done = self.completed
+        return {
+            "acceptable_share": (done - self.not_acceptable) / done if done else None,
+            "acceptable": done - self.not_acceptable,
+            "completed": done,
+            "by_route": {
+                r: {"completed": n, "acceptable_share": self.route_acceptable[r] / n}
+                for r, n in sorted(self.route_completed.items())
+            },
+        }
 
     def counts(self) -> dict[str, int]:
         return {

@@ -42,6 +42,8 @@ class PoolConfig:
     prefill_efficiency: float = knob(0.5, gt=0, le=1)  # achieved / peak FLOP/s (MFU)
     decode_efficiency: float = knob(0.6, gt=0, le=1)  # achieved / peak bandwidth (MBU)
     step_overhead_s: float = knob(0.0, ge=0)  # fixed scheduler/launch cost per iteration
+    # Hardest request (difficulty in [0, 1]) the model answers acceptably; 1: every one.
+    skill: float = knob(1.0, ge=0, le=1)
 
 
 def _check_model(name: str, model: Any) -> None:
@@ -103,4 +105,5 @@ def build_pool(b: Any, name: str, pc: Any) -> InferencePool:
         max_batch_size=int(pc.max_batch_size),
         max_queue=int(pc.max_queue),
         usd_per_replica_hour=float(hw.usd_per_hour) * int(pc.devices_per_replica),
+        skill=pc.skill,
     )

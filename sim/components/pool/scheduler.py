@@ -125,6 +125,7 @@ class InferencePool:
         max_batch_size: int,
         max_queue: int,
         usd_per_replica_hour: float,
+        skill: float = 1.0,
     ) -> None:
         if not (isinstance(name, str) and name):
             raise ValueError(f"name={name!r} must be a non-empty string")
@@ -144,6 +145,9 @@ class InferencePool:
         self.max_batch_size = checks.integer("max_batch_size", max_batch_size, 1)
         self.max_queue = checks.integer("max_queue", max_queue, 0)
         self.usd_per_replica_hour = float(usd_per_replica_hour)
+        self.skill = checks.number("skill", skill, ge=0, le=1)
+        self.needs = ("difficulty",) if self.skill < 1 else ()  # to judge answers
+        self.affects_quality = self.skill < 1
         self.kv_capacity_tokens = kv_cap
         self._warmup_s = ctx.warmup_s
 
@@ -180,6 +184,8 @@ class InferencePool:
                 return
             queue.append(seq)
         yield seq.event
+        if req.difficulty > self.skill:  # above its skill: not acceptable (NaN: not modelled)
+            req.ok = False
 
     def _admit_arrival(self, seq: _Seq) -> bool:
         """Start ``seq`` at once on an idle replica, or a decoding one with room."""
