@@ -5,6 +5,8 @@ Runs, each in its own subprocess (so peak memory is per workload):
 * ``simpy_mmc`` — the baseline: a bare SimPy M/M/c queue (one process per customer,
   ``simpy.Resource``), 1M customers, c=8 at 90 % load;
 * ``copilot_like`` — the full scenario with ~1M requests (users and horizon chosen so),
+* ``search_like`` — the fullest request path (cache, router, retrieval, model, CPU pool)
+  with ~1M queries in one simulated hour,
   including build, numba start-up and statistics (plots and file output excluded).
 
 Writes requests per second of wall time, their ratio (aicostsim / SimPy) and peak RSS
@@ -82,8 +84,36 @@ def copilot(n_target: int) -> dict:
     }
 
 
+def search_like(n_target: int) -> dict:
+    """The fullest path: response cache -> router -> classic search | web retrieval + model."""
+    from sim.compose import compose
+    from sim.run import run
+
+    horizon = 3600.0
+    rate = n_target / horizon  # one busy hour holding about n_target queries
+    t0 = time.perf_counter()
+    cfg = compose(
+        "search_like",
+        [f"workload.rate_rps={rate:g}", f"horizon_s={horizon:g}", "warmup_s=0",
+         "pools.search.replicas=" + str(max(4, round(rate / 12))), "progress=false",
+         "plots=false"],
+    )  # fmt: skip
+    result = run(cfg)
+    wall = time.perf_counter() - t0
+    s = result.summary
+    return {
+        "requests": s["requests"]["arrived"],
+        "wall_s": wall,
+        "cache_hit_rate": s["components"]["answers"]["hit_rate"],
+        "cost_per_1k_requests_usd": s["cost_per_1k_requests_usd"],
+    }
+
+
+KINDS = {"simpy_mmc": simpy_mmc, "copilot_like": copilot, "search_like": search_like}
+
+
 def _child(kind: str, n: int) -> None:
-    out = simpy_mmc(n) if kind == "simpy_mmc" else copilot(n)
+    out = KINDS[kind](n)
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 
@@ -104,14 +134,15 @@ def main() -> None:
     )
     ap.add_argument("--customers", type=int, default=1_000_000)
     ap.add_argument("--out", type=Path, default=HERE / "results" / "throughput.json")
-    ap.add_argument("--child", choices=["simpy_mmc", "copilot_like"], help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=list(KINDS), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         _child(args.child, args.customers)
         return
     base = _run_child("simpy_mmc", args.customers)
     sim = _run_child("copilot_like", args.customers)
-    for r in (base, sim):
+    full = _run_child("search_like", args.customers)
+    for r in (base, sim, full):
         r["requests_per_wall_s"] = r["requests"] / r["wall_s"]
     report = {
         "benchmark": "throughput",
@@ -124,6 +155,8 @@ def main() -> None:
         "baseline_simpy_mmc": base,
         "copilot_like": sim,
         "ratio_copilot_to_simpy": sim["requests_per_wall_s"] / base["requests_per_wall_s"],
+        "search_like": full,
+        "ratio_search_like_to_simpy": full["requests_per_wall_s"] / base["requests_per_wall_s"],
     }
     sys.path.insert(0, str(HERE.parent))
     from sim.outputs import atomic_write_text
