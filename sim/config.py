@@ -134,6 +134,9 @@ class QueriesConfig:
     universe: int = knob(1_000_000, ge=1, le=100_000_000, integer=True)  # repeatable queries
     zipf_s: float = knob(0.9, ge=0, le=5)  # popularity exponent (0: uniform)
     new_share: float = knob(0.0, ge=0, le=1)  # share of queries never seen before
+    # Wordings per intent: consecutive popularity ranks k*p .. k*p+p-1 ask the same thing
+    # in other words (what a semantic cache can match and an exact one cannot).
+    paraphrases: int = knob(1, ge=1, le=1000, integer=True)
 
 
 @dataclass

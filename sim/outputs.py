@@ -213,8 +213,10 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
     for name, rep in s.get("components", {}).items():
         if rep.get("kind") == "cache" and rep["lookups"]:
             lines.append(
-                f"cache     {name}: hit rate {rep['hit_rate']:.1%} of {rep['lookups']:,} lookups"
-                f" · {rep['nodes']} node{'s' if rep['nodes'] != 1 else ''}"
+                f"cache     {name} ({rep['policy']}): hit rate {rep['hit_rate']:.1%} of "
+                f"{rep['lookups']:,} lookups"
+                + (f", {rep['false_hits']:,} false hits" if rep["policy"] == "semantic" else "")
+                + f" · {rep['nodes']} node{'s' if rep['nodes'] != 1 else ''}"
             )
         if rep.get("kind") == "vector_store" and rep["queries"]:
             lines.append(

@@ -16,6 +16,7 @@ def runs():
     levers = {
         "as_written": [],
         "cache_off": ["levers.cache=off"],
+        "semantic": ["levers.cache=semantic"],
         "selective": ["levers.context=selective"],
         "routing_off": ["levers.routing=off"],
     }
@@ -54,3 +55,11 @@ def test_the_routing_lever_off_answers_everything_with_ai(runs):
     assert off["components"]["route"]["routes"]["ai"]["share"] == 1.0
     assert off["cost_usd"]["total"] > 3 * routed["cost_usd"]["total"]
     assert off["quality"]["acceptable_share"] >= routed["quality"]["acceptable_share"]
+
+
+def test_the_semantic_cache_hits_more_and_costs_quality(runs):
+    exact, sem = runs["as_written"], runs["semantic"]
+    assert sem["components"]["answers"]["policy"] == "semantic"
+    assert sem["components"]["answers"]["hit_rate"] > exact["components"]["answers"]["hit_rate"]
+    assert sem["components"]["answers"]["false_hits"] > 0
+    assert sem["quality"]["acceptable_share"] < exact["quality"]["acceptable_share"]

@@ -133,3 +133,33 @@ def test_an_empty_miss_path_is_refused():
     cfg = _with_cache("demo", [], [])
     with pytest.raises(ConfigError, match=r"^caches.resp.miss=\[\] is empty"):
         build(cfg)
+
+
+def _semantic(threshold: float, policy: str = "semantic") -> dict:
+    over = ["workload.arrival=poisson", "workload.rate_rps=20", "horizon_s=1800",
+            "apis.llm.error_prob=0", "workload.queries.universe=6000",
+            "workload.queries.paraphrases=3", "workload.queries.new_share=0"]  # fmt: skip
+    return run(
+        _with_cache("demo", over, ["llm"], capacity=2000, policy=policy, threshold=threshold)
+    ).summary
+
+
+def test_a_semantic_cache_matches_paraphrases_and_pays_in_false_hits():
+    exact, sem = _semantic(0.85, "exact"), _semantic(0.85)
+    e, m = exact["components"]["resp"], sem["components"]["resp"]
+    assert m["hit_rate"] > e["hit_rate"] + 0.05  # other wordings of cached intents match
+    assert e["false_hits"] == 0 and m["false_hits"] > 0
+    assert exact["quality"] is None  # an exact cache spoils nothing
+    # every false hit is a wrong answer (the model here answers everything acceptably)
+    q = sem["quality"]
+    assert q["completed"] - q["acceptable"] == pytest.approx(m["false_hits"], abs=2)
+    # each lookup is embedded, at 30 tokens x $0.02 per 1M, on top of the node
+    usd = sem["cost_usd"]["by_component"]["resp"]["latency_optimization"]
+    node = 0.206 * 1800 / 3600
+    assert usd - node == pytest.approx(m["lookups"] * 30 * 0.02e-6, rel=1e-6)
+
+
+def test_a_higher_threshold_trades_hits_for_fewer_false_hits():
+    low, high = _semantic(0.8)["components"]["resp"], _semantic(0.95)["components"]["resp"]
+    assert high["hit_rate"] < low["hit_rate"]
+    assert high["false_hits"] < low["false_hits"]
