@@ -1,4 +1,4 @@
-"""The ``caches`` kind: an exact-match response cache in front of a miss path.
+"""The ``caches`` kind: a response cache (exact or semantic) in front of a miss path.
 
 Mechanism
     Each request carries a query id (:mod:`sim.workload.queries`). A lookup takes
@@ -10,7 +10,9 @@ Mechanism
     the response is stored. Capacity is in responses; beyond it the least recently
     used one is evicted (LRU). Responses of never-seen queries are stored too (a cache
     cannot know they will not come back). Concurrent misses of one query are not
-    merged.
+    merged. With ``policy: semantic`` a lookup that finds no answer to the same query
+    may match one to another wording of the same intent, or — a false hit — an
+    unrelated one (:class:`SemanticMatch`); each lookup pays for its embedding.
 
 Accounting
     The cache runs on provisioned nodes: ``ceil(capacity * entry_kb / node_memory)``
@@ -121,8 +123,9 @@ class ResponseCache:
         self.semantic = semantic  # a SemanticMatch, or None for exact matching
         self.affects_quality = semantic is not None
         self.false_hits = 0
-        # key (query, or intent when semantic) -> (stored at, answer acceptable, query)
-        self._store: OrderedDict[int, tuple[float, bool, int]] = OrderedDict()
+        # query -> (stored at, the stored answer was acceptable); LRU order
+        self._store: OrderedDict[int, tuple[float, bool]] = OrderedDict()
+        self._by_intent: dict[int, set[int]] = {}  # semantic: intent -> cached wordings
         self.lookups = 0
         self.hits = 0
         self.expired = 0
@@ -134,37 +137,60 @@ class ResponseCache:
         env = self._env
         store = self._store
         sem = self.semantic
-        query = req.query if sem is None else sem.intent(req.query)
+        query = req.query
+        key = query  # the cached entry that answers this request, if any
         entry = store.get(query)
         counted = req.arrived_at >= self._warmup_s
         if counted:
             self.lookups += 1
         if entry is not None and self.ttl_s is not None and env.now - entry[0] >= self.ttl_s:
-            del store[query]
+            self._forget(query)
             entry = None
             self.expired += counted
-        if sem is not None:  # embed the query; match by similarity, not by id
+        false_hit = False
+        if sem is not None:  # embed the query; match by similarity, not only by id
             self._ledger.charge(env.now, LAYER, self.name, sem.usd_per_lookup)
-            if entry is not None and entry[2] != req.query and not sem.paraphrase_matches():
-                entry = None  # a paraphrase below the threshold: a miss
-            if entry is None and store and sem.stranger_matches():
-                self.false_hits += counted  # an unrelated cached answer came close enough
-                entry = (env.now, False, -1)
+            if entry is None:
+                wordings = self._by_intent.get(sem.intent(query))
+                if wordings and sem.paraphrase_matches():  # another wording, close enough
+                    key = next(iter(wordings))
+                    entry = store[key]
+                    if self.ttl_s is not None and env.now - entry[0] >= self.ttl_s:
+                        entry = None  # (expired: left for its own lookup to remove)
+                if entry is None and store and sem.stranger_matches():
+                    false_hit = True  # an unrelated cached answer came close enough
         if self.lookup_s > 0.0:
             yield env.timeout(self.lookup_s)
+        if false_hit:
+            self.hits += counted
+            self.false_hits += counted
+            req.first_token_at = env.now
+            req.ok = False  # the answer to another question
+            return
         if entry is not None:
-            if entry[2] != -1:
-                store.move_to_end(query)
+            store.move_to_end(key)
             self.hits += counted
             req.first_token_at = env.now
             req.ok = entry[1]  # the cached answer is as good as when it was made
             return
         yield from self.miss.handle(req)
         if req.status == Status.IN_FLIGHT:
-            store[query] = (env.now, req.ok, req.query)
+            store[query] = (env.now, req.ok)
             store.move_to_end(query)
+            if sem is not None:
+                self._by_intent.setdefault(sem.intent(query), set()).add(query)
             if len(store) > self.capacity:
-                store.popitem(last=False)
+                self._forget(next(iter(store)))
+
+    def _forget(self, query: int) -> None:
+        """Drop one cached answer (evicted or expired), and its intent index entry."""
+        del self._store[query]
+        if self.semantic is not None:
+            intent = self.semantic.intent(query)
+            wordings = self._by_intent[intent]
+            wordings.discard(query)
+            if not wordings:
+                del self._by_intent[intent]
 
     # -- billing, gauges, report ----------------------------------------------------
     def bill(self, start_s: float, end_s: float) -> None:
