@@ -297,22 +297,31 @@ class Builder:
         return SubPath([self.component(n, f"{key}[{i}]") for i, n in enumerate(names)])
 
 
-def _attribute(name: str, cfg: Any, ctx: SimContext) -> Any:
-    """The sampler of a per-request attribute some component needs (``needs = (...)``)."""
+ATTRIBUTES = ("query", "difficulty")  # drawn in this order: difficulty may read the query
+
+
+def _attributes(needs: set[str], cfg: Any, ctx: SimContext) -> dict[str, Any]:
+    """Samplers of the per-request attributes some component needs (``needs = (...)``)."""
+    unknown = needs - set(ATTRIBUTES)
+    if unknown:
+        raise ValueError(f"no sampler for the request attributes {sorted(unknown)}")
     w = cfg.workload
-    if name == "query":
+    out: dict[str, Any] = {}
+    if "query" in needs:
         from sim.workload.queries import ZipfQueries
 
         q = w.queries
-        return ZipfQueries(
+        out["query"] = ZipfQueries(
             q.universe, q.zipf_s, q.new_share, rng=ctx.rng.stream("workload.queries")
         )
-    if name == "difficulty":
-        from sim.workload.difficulty import BetaDifficulty
+    if "difficulty" in needs:
+        from sim.workload.difficulty import BetaDifficulty, QueryDifficulty
 
         d = w.difficulty
-        return BetaDifficulty(d.alpha, d.beta, rng=ctx.rng.stream("workload.difficulty"))
-    raise ValueError(f"no sampler for the request attribute {name!r}")
+        beta = BetaDifficulty(d.alpha, d.beta, rng=ctx.rng.stream("workload.difficulty"))
+        # with query ids, a query is as hard every time it is asked
+        out["difficulty"] = QueryDifficulty(beta, out["query"]) if "query" in out else beta
+    return out
 
 
 def build(cfg: Any) -> Built:
@@ -331,6 +340,6 @@ def build(cfg: Any) -> Built:
     b = Builder(cfg, ctx)
     path = list(b.path(cfg.path, "path").stages)
     needs = {a for c in b.components.values() for a in getattr(c, "needs", ())}
-    attributes = {a: _attribute(a, cfg, ctx) for a in sorted(needs)}
+    attributes = _attributes(needs, cfg, ctx)
     arrivals, tokens = build_arrivals(cfg, ctx), build_tokens(cfg, ctx)
     return Built(ctx, arrivals, tokens, path, b.components, attributes)

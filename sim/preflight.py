@@ -178,7 +178,7 @@ def estimate(cfg: Any) -> list[Part]:
             Part(
                 "workload.queries.universe",
                 f"workload.queries.universe={u} keeps the popularity of {u:,} queries",
-                u * 16,
+                u * 24,  # popularity (16 B) and, with a router, difficulty (8 B)
                 "use a smaller workload.queries.universe",
             )
         )

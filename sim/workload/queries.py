@@ -33,6 +33,7 @@ class ZipfQueries:
         self._cum = np.cumsum(self.popularity)
         self._cum[-1] = 1.0
         self._next_new = self.universe
+        self.last: np.ndarray | None = None  # ids of the last block (QueryDifficulty reads it)
 
     def sample(self, n: int) -> np.ndarray:
         """``n`` query ids (int64)."""
@@ -44,4 +45,5 @@ class ZipfQueries:
         if k:
             ids[fresh] = np.arange(self._next_new, self._next_new + k, dtype=np.int64)
             self._next_new += k
+        self.last = ids
         return ids

@@ -88,3 +88,22 @@ def test_a_route_not_taken_costs_nothing():
 def test_bad_routers_name_their_key(router, needle):
     with pytest.raises(ConfigError, match=needle):
         build(_with_router([], **router))
+
+
+def test_a_query_is_as_hard_every_time_it_is_asked():
+    import numpy as np
+
+    from sim.workload.difficulty import BetaDifficulty, QueryDifficulty
+    from sim.workload.queries import ZipfQueries
+
+    rng = np.random.default_rng(3)
+    queries = ZipfQueries(50, 1.0, 0.3, rng=rng)
+    difficulty = QueryDifficulty(BetaDifficulty(2, 5, rng=rng), queries)
+    seen: dict[int, float] = {}
+    for _ in range(20):
+        ids = queries.sample(500)
+        for q, d in zip(ids.tolist(), difficulty.sample(500).tolist()):
+            assert 0 <= d <= 1
+            if q < 50:  # repeatable: always the same difficulty
+                assert seen.setdefault(q, d) == d
+    assert len(seen) == 50
