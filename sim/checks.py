@@ -28,6 +28,7 @@ import dataclasses
 import difflib
 import math
 import re
+import types
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NoReturn
@@ -305,9 +306,10 @@ def _hints(schema: type) -> dict[str, Any]:
     return typing.get_type_hints(schema)
 
 
-def _strip_optional(hint: Any) -> Any:
+def strip_optional(hint: Any) -> Any:
+    """``X`` for ``X | None`` (or ``Optional[X]``); other hints unchanged."""
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
         return args[0] if len(args) == 1 else hint
     return hint
 
@@ -354,14 +356,14 @@ def check_tree(cfg: Any, schema: type, prefix: str = "") -> None:
     for name, f in fields.items():
         key = f"{prefix}{name}"
         value = _get(cfg, name, key)
-        hint = _strip_optional(hints[name])
+        hint = strip_optional(hints[name])
         rule = f.metadata.get(RULE)
         if dataclasses.is_dataclass(hint):
             if value is not None:
                 check_tree(value, hint, key + ".")
             continue
         if typing.get_origin(hint) is dict:
-            inner = _strip_optional(typing.get_args(hint)[1])
+            inner = strip_optional(typing.get_args(hint)[1])
             for k in list(value.keys()):
                 v = _get(value, k, f"{key}.{k}")
                 if dataclasses.is_dataclass(inner):
@@ -382,7 +384,7 @@ def rules(schema: type, prefix: str = "") -> list[tuple[str, Rule]]:
     out: list[tuple[str, Rule]] = []
     hints = _hints(schema)
     for f in dataclasses.fields(schema):
-        hint = _strip_optional(hints[f.name])
+        hint = strip_optional(hints[f.name])
         if dataclasses.is_dataclass(hint):
             out += rules(hint, f"{prefix}{f.name}.")
         elif RULE in f.metadata:

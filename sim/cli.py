@@ -69,7 +69,7 @@ def _task(cfg) -> float | None:  # type: ignore[no-untyped-def]
     except Exception as exc:
         line = explain(exc, list(hc.overrides.task))
         if not sweep:
-            if line is None or _debug():
+            if line is None or traceback_wanted():
                 raise
             print(line, file=sys.stderr)
             discard_rejected(out_dir)
@@ -88,7 +88,7 @@ def _task(cfg) -> float | None:  # type: ignore[no-untyped-def]
 TRACEBACK_ENV = "AICOSTSIM_TRACEBACK"  # set when the user asked for tracebacks
 
 
-def _debug() -> bool:
+def traceback_wanted() -> bool:
     """The user asked for tracebacks (HYDRA_FULL_ERROR=1 before :func:`main` set it)."""
     return os.environ.get(TRACEBACK_ENV) == "1"
 
@@ -119,7 +119,7 @@ def main() -> None:
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
         line = explain(exc, argv)
-        if line is None or _debug():
+        if line is None or traceback_wanted():
             raise
         print(line, file=sys.stderr)
         sys.exit(EXIT_CONFIG)

@@ -92,7 +92,8 @@ def _figures(group: str, spec: Any) -> str:
     return ""
 
 
-def _catalog(group: str) -> list[tuple[str, str]]:
+def catalog_entries(group: str) -> list[tuple[str, str]]:
+    """``(name, figures and description)`` of every entry of a catalog group."""
     from omegaconf import OmegaConf
 
     entries = []
@@ -133,7 +134,7 @@ def help_text() -> str:
         ("models", "pools.NAME.model=KEY"),
         ("api_models", "apis.NAME.model=KEY"),
     ):
-        rows = _catalog(group)
+        rows = catalog_entries(group)
         lines.append(f"Catalog {group} ({how}); sources in configs/{group}/")
         lines += _rows(rows, max(len(n) for n, _ in rows) if rows else 10)
         lines.append("")

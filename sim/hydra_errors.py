@@ -44,11 +44,11 @@ def section_fields(key: str) -> list[str]:
     i = 0
     while i < len(parts):
         hints = typing.get_type_hints(schema)
-        hint = checks._strip_optional(hints.get(parts[i], type(None)))
+        hint = checks.strip_optional(hints.get(parts[i], type(None)))
         if dataclasses.is_dataclass(hint):
             schema = hint
         elif typing.get_origin(hint) is dict:
-            schema = checks._strip_optional(typing.get_args(hint)[1])
+            schema = checks.strip_optional(typing.get_args(hint)[1])
             i += 1  # skip the entry name (pools.<name>)
             if not dataclasses.is_dataclass(schema):
                 return []
@@ -75,9 +75,9 @@ def _new_catalog_entry(key: str, argv: Sequence[str]) -> str | None:
         parts = name.split(".")
         if len(parts) >= 2 and parts[0] in sections and parts[1] in (key, key.split(".")[-1]):
             if parts[0] in ("hardware", "models", "api_models"):
-                from sim.helptext import _catalog
+                from sim.helptext import catalog_entries
 
-                known = [n for n, _ in _catalog(parts[0])]
+                known = [n for n, _ in catalog_entries(parts[0])]
             else:
                 known = []
             hint = checks.did_you_mean(parts[1], known)

@@ -21,6 +21,8 @@ from typing import Any
 from sim import checks
 from sim.checks import ConfigError
 
+_MISSING = object()  # OmegaConf.select's default for a key that is not there
+
 
 def apply_levers(cfg: Any) -> Any:
     """``cfg`` with every lever that is set applied (a copy when one is set)."""
@@ -54,6 +56,3 @@ def apply_levers(cfg: Any) -> Any:
                 )
             OmegaConf.update(out, key, setting, merge=False)
     return out
-
-
-_MISSING = object()

@@ -145,9 +145,9 @@ def _refuse(exc: ConfigError) -> None:
     Hydra turns an exception raised in a callback into a warning and carries on, so a
     callback stops the run with ``SystemExit``, which Hydra lets through.
     """
-    from sim.cli import _debug
+    from sim.cli import traceback_wanted
 
-    if _debug():
+    if traceback_wanted():
         import traceback
 
         traceback.print_exception(exc)
