@@ -297,10 +297,11 @@ class Builder:
         return SubPath([self.component(n, f"{key}[{i}]") for i, n in enumerate(names)])
 
 
-ATTRIBUTES = ("query", "difficulty")  # drawn in this order: difficulty may read the query
+# drawn in this order: difficulty may read the query
+ATTRIBUTES = ("query", "difficulty", "blocks")
 
 
-def _attributes(needs: set[str], cfg: Any, ctx: SimContext) -> dict[str, Any]:
+def _attributes(needs: set[str], cfg: Any, ctx: SimContext, arrivals: Any) -> dict[str, Any]:
     """Samplers of the per-request attributes some component needs (``needs = (...)``)."""
     unknown = needs - set(ATTRIBUTES)
     if unknown:
@@ -321,6 +322,10 @@ def _attributes(needs: set[str], cfg: Any, ctx: SimContext) -> dict[str, Any]:
         beta = BetaDifficulty(d.alpha, d.beta, rng=ctx.rng.stream("workload.difficulty"))
         # with query ids, a query is as hard every time it is asked
         out["difficulty"] = QueryDifficulty(beta, out["query"]) if "query" in out else beta
+    if "blocks" in needs:
+        from sim.workload.prefix import build_prefixes
+
+        out["blocks"] = build_prefixes(cfg, ctx, arrivals)
     return out
 
 
@@ -340,6 +345,6 @@ def build(cfg: Any) -> Built:
     b = Builder(cfg, ctx)
     path = list(b.path(cfg.path, "path").stages)
     needs = {a for c in b.components.values() for a in getattr(c, "needs", ())}
-    attributes = _attributes(needs, cfg, ctx)
     arrivals, tokens = build_arrivals(cfg, ctx), build_tokens(cfg, ctx)
+    attributes = _attributes(needs, cfg, ctx, arrivals)
     return Built(ctx, arrivals, tokens, path, b.components, attributes)

@@ -99,7 +99,8 @@ class SessionsConfig:
 
 @dataclass
 class TraceConfig:
-    """Replay of an Azure LLM trace (``TIMESTAMP,ContextTokens,GeneratedTokens``)."""
+    """Replay of a trace: Azure's CSV (``TIMESTAMP,ContextTokens,GeneratedTokens``) or
+    Mooncake's JSONL (``timestamp``, ``input_length``, ``output_length``, ``hash_ids``)."""
 
     path: str = "azure_llm_2023_code.csv"  # bare name: a trace shipped with aicostsim
     speedup: float = knob(1.0, gt=0)  # 2.0 replays twice as fast (twice the rate)
@@ -149,6 +150,26 @@ class DifficultyConfig:
 
 
 @dataclass
+class PrefixConfig:
+    """How prompts share prefixes, for prompt caches (APIs) and prefix caches (pools).
+
+    Every prompt starts with ``shared_tokens`` (system prompt, tool definitions), then
+    up to ``group_tokens`` shared with the other requests of its group (a conversation,
+    a document, a repository; ``groups`` of them with Zipf popularity), then its own
+    tokens. A trace in JSONL (Mooncake's format) brings its own block hashes instead.
+    Defaults share nothing; scenarios set what their prompts share.
+    """
+
+    # OpenAI caches prompts in 128-token increments (platform.openai.com/docs/guides/
+    # prompt-caching, read 2026-11); vLLM's KV blocks are 16 tokens.
+    block_tokens: int = knob(128, ge=1, le=65536, integer=True)
+    shared_tokens: int = knob(0, ge=0, le=10_000_000, integer=True)
+    groups: int = knob(1000, ge=1, le=100_000_000, integer=True)
+    group_zipf_s: float = knob(1.0, ge=0, le=5)
+    group_tokens: int = knob(0, ge=0, le=10_000_000, integer=True)
+
+
+@dataclass
 class WorkloadConfig:
     """Who sends requests, when, and how big they are."""
 
@@ -163,6 +184,7 @@ class WorkloadConfig:
     tokens: TokensConfig = field(default_factory=TokensConfig)
     queries: QueriesConfig = field(default_factory=QueriesConfig)
     difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
+    prefix: PrefixConfig = field(default_factory=PrefixConfig)
 
 
 # --- levers -----------------------------------------------------------------------------

@@ -42,6 +42,7 @@ SERIES_BUCKET_BYTES = 200  # one ledger series or gauge in one bucket, incl. its
 USER_BYTES = 80  # session model arrays per user (state + draws)
 REPLICA_BYTES = 600  # one replica's state in a pool
 CACHE_ENTRY_BYTES = 200  # one cached response's bookkeeping (an ordered-dict entry)
+PREFIX_BLOCK_BYTES = 250  # one cached prefix block (measured 172 B: an ordered-dict entry)
 REQUEST_BYTES = 2_500  # one request in flight: request, process, events, queue entry
 MAX_REQUESTS = 1e9  # expected requests per run; beyond this a run takes many hours
 MAX_KERNEL_STEPS = 1e11  # arrival-kernel steps (state changes, user windows) per run
@@ -133,6 +134,12 @@ def expected_rate_rps(cfg: Any) -> float | None:
     return None
 
 
+def prefix_block_tokens(cfg: Any) -> int:
+    from sim.workload.prefix import prefix_block_tokens as tokens
+
+    return tokens(cfg)
+
+
 def estimate(cfg: Any) -> list[Part]:
     """The memory parts of the run ``cfg`` describes (config only; nothing is built)."""
     from sim.build import bucket_width_s
@@ -184,6 +191,9 @@ def estimate(cfg: Any) -> list[Part]:
         )
     rate = expected_rate_rps(cfg)
     arrivals = rate * cfg.horizon_s * 1.5 + 1000 if rate is not None else math.inf
+    for name, a in (cfg.get("apis", {}) or {}).items():
+        if a.prompt_caching:
+            parts.append(_prompt_cache_part(cfg, name, arrivals))
     busy = rate * IN_FLIGHT_S + 1000 if rate is not None else math.inf
     lower = {"sessions": "fewer workload.users", "trace": "a smaller workload.trace.speedup"}
     for name in dict.fromkeys(cfg.path):
@@ -198,6 +208,8 @@ def estimate(cfg: Any) -> list[Part]:
                 f"use fewer pools.{name}.replicas",
             )
         )
+        if pc.prefix_caching:
+            parts.append(_prefix_part(cfg, name, pc, arrivals))
         running = min(pc.replicas * pc.max_batch_size, busy)
         bound = min(running + pc.max_queue, arrivals)
         traffic = {"sessions": "workload.users", "trace": "workload.trace.speedup"}
@@ -214,6 +226,58 @@ def estimate(cfg: Any) -> list[Part]:
             )
         )
     return parts
+
+
+def _prefix_part(cfg: Any, name: str, pc: Any, arrivals: float) -> Part:
+    """Prefix blocks a pool's replicas may keep: their KV caches, or every block seen."""
+    block = prefix_block_tokens(cfg)
+    seen = arrivals * _mean_prompt(cfg) / block
+    held = math.inf
+    if pc.latency == "roofline":
+        try:
+            from sim.latency.roofline import roofline_from_config
+
+            model, hw = cfg.models[pc.model], cfg.hardware[pc.hardware]
+            held = pc.replicas * roofline_from_config(model, hw, pc).kv_capacity_tokens / block
+        except (KeyError, ValueError, AttributeError):
+            pass  # reported with its key when the pool is built
+    blocks = min(seen, held)
+    return Part(
+        f"pools.{name}.prefix_caching",
+        f"pools.{name}.prefix_caching=true may keep {blocks:,.0f} prefix blocks of "
+        f"{block} tokens",
+        blocks * PREFIX_BLOCK_BYTES,
+        f"use fewer pools.{name}.replicas, a larger workload.prefix.block_tokens or "
+        f"pools.{name}.prefix_caching=false",
+    )
+
+
+def _prompt_cache_part(cfg: Any, name: str, arrivals: float) -> Part:
+    """Prefix blocks an API's prompt cache may keep: the shared ones (own blocks are not kept)."""
+    from sim.workload.prefix import has_trace_hashes
+
+    p = cfg.workload.prefix
+    if has_trace_hashes(cfg):
+        blocks = arrivals * _mean_prompt(cfg) / prefix_block_tokens(cfg)
+    else:
+        per_group = p.group_tokens // p.block_tokens
+        blocks = p.shared_tokens // p.block_tokens + min(p.groups, arrivals) * per_group
+    return Part(
+        f"apis.{name}.prompt_caching",
+        f"apis.{name}.prompt_caching=true may keep {blocks:,.0f} prefix blocks",
+        blocks * PREFIX_BLOCK_BYTES,
+        f"use fewer workload.prefix.groups or apis.{name}.prompt_caching=false",
+    )
+
+
+def _mean_prompt(cfg: Any) -> float:
+    """A generous mean prompt size of the workload (for memory bounds)."""
+    t = cfg.workload.tokens
+    if cfg.workload.arrival == "trace" or t.kind == "trace":
+        return 20_000.0  # the longest mean of the shipped traces (Mooncake: 12k)
+    if t.kind == "fixed":
+        return float(t.prompt_median)
+    return float(min(t.prompt_max, t.prompt_median * math.exp(t.prompt_sigma**2 / 2)))
 
 
 def _min_bucket(measured: float, series: int) -> float:

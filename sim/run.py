@@ -285,9 +285,9 @@ def _result(
         if any(getattr(c, "affects_quality", False) for c in built.components.values())
         else None,
         "components": {
-            name: comp.report()
+            name: report
             for name, comp in built.components.items()
-            if callable(getattr(comp, "report", None))
+            if callable(getattr(comp, "report", None)) and (report := comp.report()) is not None
         },
         "notes": notes,
         "run": {

@@ -10,7 +10,12 @@ The stage answers one request as::
                  + cached * usd_per_mtok_cached_input
                  + output * usd_per_mtok_output) / 1e6
 
-and charges ``cost_usd`` to the ``inference`` layer at ``done``. Waiting for admission and
+and charges ``cost_usd`` to the ``inference`` layer at ``done``. ``cached`` is 0 unless
+prompt caching is on (``prompt_caching``): then the provider keeps the prompt blocks it
+saw (:class:`~sim.components.prefix.PrefixCache`, forgotten after ``prompt_cache_ttl_s``
+idle) and ``cached`` is the prompt's longest prefix it still holds, for prompts of at
+least ``prompt_cache_min_tokens``. Anthropic's cache-write premium (1.25x) is not
+modelled: OpenAI's automatic caching has none. Waiting for admission and
 serving are one ``env.timeout``: the provider is not a shared resource in the
 simulation (its capacity is the rate limit), so nothing else needs an event.
 
@@ -32,10 +37,12 @@ from omegaconf import MISSING
 from sim import checks
 from sim.checks import knob
 from sim.components.kinds import register
+from sim.components.prefix import PrefixCache, PrefixStats
 from sim.components.rate_limit import TokenBucket
 from sim.components.request import Request
 from sim.engine.context import SimContext
 from sim.kernels.blocks import BlockDraws, lognormal_draws
+from sim.workload.prefix import prefix_block_tokens
 
 BLOCK = 4096
 ON_LIMIT = ("queue", "reject")
@@ -82,6 +89,9 @@ class ApiProvider:
         error_prob: float,
         rng: np.random.Generator,
         skill: float = 1.0,
+        prompt_cache: PrefixCache | None = None,
+        prompt_cache_min_tokens: int = 1024,
+        prefix_block_tokens: int = 128,
     ) -> None:
         checks.non_negative("usd_per_mtok_input", usd_per_mtok_input)
         checks.non_negative("usd_per_mtok_output", usd_per_mtok_output)
@@ -100,6 +110,15 @@ class ApiProvider:
         # answers above its skill are not acceptable: it needs each request's difficulty
         self.needs = ("difficulty",) if self.skill < 1 else ()
         self.affects_quality = self.skill < 1
+        # prompt caching: prefixes seen within the cache's TTL are billed as cached input
+        self._prompt_cache = prompt_cache
+        self.prompt_cache_min_tokens = checks.integer(
+            "prompt_cache_min_tokens", prompt_cache_min_tokens, 0
+        )
+        self.prefix_stats: PrefixStats | None = None
+        if prompt_cache is not None:
+            self.prefix_stats = PrefixStats(prefix_block_tokens)
+            self.needs += ("blocks",)
 
         self.name = name
         self._env: simpy.Environment = ctx.env
@@ -191,6 +210,14 @@ class ApiProvider:
             wait = w
         self.admitted += 1
         self.wait_s_total += wait
+        cache = self._prompt_cache
+        if cache is not None:  # the provider looks the prompt's prefix up when it starts
+            matched = (
+                cache.lookup(req.blocks, now + wait)
+                if req.prompt_tokens >= self.prompt_cache_min_tokens
+                else 0
+            )
+            self.prefix_stats.record(req, matched)  # type: ignore[union-attr]
         ttft = self._ttft.next()
         if self.error_prob > 0.0 and self._u.next() < self.error_prob:
             yield env.timeout(wait + ttft)
@@ -209,6 +236,17 @@ class ApiProvider:
         if req.difficulty > self.skill:  # False for NaN: difficulty not modelled
             req.ok = False
 
+    def report(self) -> dict[str, Any] | None:
+        """What ``summary.json`` shows of this provider beyond its costs (prompt caching)."""
+        if self.prefix_stats is None or self._prompt_cache is None:
+            return None
+        return {
+            "kind": "api",
+            "prompt_cache": self.prefix_stats.report(
+                ttl_s=self._prompt_cache.ttl_s, min_tokens=self.prompt_cache_min_tokens
+            ),
+        }
+
     def __repr__(self) -> str:
         return (
             f"ApiProvider(name={self.name!r}, in={self.usd_per_mtok_input}, "
@@ -217,7 +255,12 @@ class ApiProvider:
 
 
 def api_provider_from_config(
-    name: str, ctx: SimContext, spec: Any, api: Any, rng: np.random.Generator
+    name: str,
+    ctx: SimContext,
+    spec: Any,
+    api: Any,
+    rng: np.random.Generator,
+    block_tokens: int = 128,
 ) -> ApiProvider:
     """Build an :class:`ApiProvider` from an ``ApiModelSpec``-like ``spec`` (prices,
     latency) and an ``ApiConfig``-like ``api`` (limits, errors); only attributes are read."""
@@ -238,6 +281,13 @@ def api_provider_from_config(
         error_prob=api.error_prob,
         rng=rng,
         skill=getattr(api, "skill", 1.0),
+        prompt_cache=(
+            PrefixCache(ttl_s=api.prompt_cache_ttl_s)
+            if getattr(api, "prompt_caching", False)
+            else None
+        ),
+        prompt_cache_min_tokens=getattr(api, "prompt_cache_min_tokens", 1024),
+        prefix_block_tokens=block_tokens,
     )
 
 
@@ -254,10 +304,18 @@ class ApiConfig:
     # Hardest request (difficulty in [0, 1], workload.difficulty) it answers acceptably;
     # 1: every one. An assumption to set per scenario and model.
     skill: float = knob(1.0, ge=0, le=1)
+    # Prompt caching, automatic at OpenAI for prompts of 1,024 tokens or more: a prefix
+    # seen recently is billed at the model's cached-input price. "Cached prefixes
+    # generally remain active for 5 to 10 minutes of inactivity" (platform.openai.com/
+    # docs/guides/prompt-caching, read 2026-11); Anthropic's default cache lives 5 min.
+    prompt_caching: bool = False
+    prompt_cache_ttl_s: float = knob(300.0, gt=0)  # idle time before a prefix is forgotten
+    prompt_cache_min_tokens: int = knob(1024, ge=0, integer=True)  # shorter: never cached
 
 
 @register("apis", ApiConfig)
 def build_api(b: Any, name: str, ac: Any) -> ApiProvider:
     """A hosted model behind a provider's API, priced from api_models."""
     spec = checks.lookup(f"apis.{name}.model", ac.model, b.cfg.api_models, "api_models")
-    return api_provider_from_config(name, b.ctx, spec, ac, b.ctx.rng.stream(f"apis.{name}"))
+    rng = b.ctx.rng.stream(f"apis.{name}")
+    return api_provider_from_config(name, b.ctx, spec, ac, rng, prefix_block_tokens(b.cfg))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from enum import IntEnum
 
 
@@ -38,6 +39,7 @@ class Request:
         "query",
         "difficulty",
         "ok",
+        "blocks",
     )
 
     def __init__(
@@ -60,6 +62,7 @@ class Request:
         self.done_at = math.nan
         self.route: str | None = None
         self.query = -1  # what the request asks (sim.workload.queries); -1: not drawn
+        self.blocks: Sequence[int] = ()  # prefix block ids (drawn when a prompt cache needs them)
         self.difficulty = math.nan  # how hard it is, in [0, 1] (sim.workload.difficulty)
         self.ok = True  # the answer is acceptable (a stage that can spoil it sets False)
 

@@ -21,13 +21,15 @@ class ArrivalBlock:
 
     ``users`` (int64) is set by user models; ``prompt_tokens``/``output_tokens`` (int64)
     by processes that carry their own sizes (trace replay); otherwise None and the
-    source samples sizes from the token sampler.
+    source samples sizes from the token sampler. ``rows`` (int64) are the trace rows
+    replayed, for what else the trace says of each request (prefix block hashes).
     """
 
     times_s: np.ndarray
     users: np.ndarray | None = None
     prompt_tokens: np.ndarray | None = None
     output_tokens: np.ndarray | None = None
+    rows: np.ndarray | None = None  # trace replay: the rows of the trace (prefix hashes)
 
     def __len__(self) -> int:
         return int(self.times_s.shape[0])

@@ -36,7 +36,8 @@ class RequestSource:
         self.tokens = tokens
         self.path = tuple(path)
         # request attribute -> sampler with .sample(n), drawn only when a component needs it
-        # (query ids for caches, difficulty for routers)
+        # (query ids for caches, difficulty for routers, prefix blocks for prompt caches);
+        # a sampler with .for_block(block, prompts) sees the arrival block and its prompts
         self.attributes = dict(attributes or {})
         self.created = 0
 
@@ -63,7 +64,15 @@ class RequestSource:
                 p, o = self.tokens.sample(n)
                 prompts, outputs = p.tolist(), o.tolist()
             users = block.users.tolist() if block.users is not None else None
-            drawn = [(k, s.sample(n).tolist()) for k, s in self.attributes.items()]
+            drawn = [
+                (
+                    k,
+                    s.for_block(block, prompts)
+                    if hasattr(s, "for_block")
+                    else s.sample(n).tolist(),
+                )
+                for k, s in self.attributes.items()
+            ]
             for i in range(n):
                 t = times[i]
                 if t >= horizon:

@@ -1,7 +1,7 @@
 """Replay of a recorded trace as arrivals (reading and checking files: :mod:`trace_file`).
 
-The format is ``TIMESTAMP,ContextTokens,GeneratedTokens`` (Azure LLM inference dataset
-2023; see ``sim/data/README.md``).
+Formats: Azure's CSV ``TIMESTAMP,ContextTokens,GeneratedTokens`` (Azure LLM inference
+dataset 2023) and Mooncake's JSONL with prefix block hashes (``sim/data/README.md``).
 """
 
 from __future__ import annotations
@@ -57,10 +57,12 @@ class TraceArrivals:
         self.loop = bool(loop)
         self.horizon_s = checks.positive("horizon_s", horizon_s)
         self.block_size = checks.integer("block_size", block_size, 1)
-        self._times_s, self._prompt, self._output, start = _load_checked(self.path)
+        loaded = _load_checked(self.path)
+        self._times_s, self._prompt, self._output = loaded.times_s, loaded.prompt, loaded.output
+        self._hash_flat, self._hash_offsets = loaded.hash_flat, loaded.hash_offsets
         n = len(self._times_s)
         if not self._times_s[-1] > 0:
-            when = str(start).replace("T", " ")
+            when = loaded.start
             what = (
                 f"has a single data row (at {when})"
                 if n == 1
@@ -69,6 +71,18 @@ class TraceArrivals:
             raise InputFileError(
                 self.path, None, f"{what}: a trace needs at least two distinct times to replay"
             )
+
+    @property
+    def has_prefix_hashes(self) -> bool:
+        """Whether the trace gives each request's prefix block hashes (JSONL)."""
+        return self._hash_flat is not None
+
+    def prefix_blocks(self, rows: np.ndarray) -> list[list[int]]:
+        """The prefix block hashes of the given trace rows."""
+        flat, off = self._hash_flat, self._hash_offsets
+        if flat is None or off is None:
+            raise ValueError(f"trace {self.path!r} carries no prefix block hashes")
+        return [flat[off[i] : off[i + 1]].tolist() for i in rows.tolist()]
 
     @property
     def period_s(self) -> float:
@@ -104,6 +118,7 @@ class TraceArrivals:
                         times,
                         prompt_tokens=self._prompt[lo:hi].copy(),
                         output_tokens=self._output[lo:hi].copy(),
+                        rows=np.arange(lo, hi, dtype=np.int64),
                     )
                 if cut:
                     return

@@ -19,6 +19,7 @@ import io
 import re
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -57,7 +58,7 @@ def _clip(text: str) -> str:
 
 def shipped_traces() -> list[str]:
     """File names of the traces shipped in ``sim/data``."""
-    return sorted(p.name for p in data_dir().glob("*.csv"))
+    return sorted(p.name for p in data_dir().iterdir() if p.suffix in (".csv", ".jsonl"))
 
 
 def resolve_trace_path(path: str | Path) -> Path:
@@ -80,7 +81,9 @@ def resolve_trace_path(path: str | Path) -> Path:
     )
     if resolved.is_dir():
         raise InputFileError(
-            str(path), None, f"is a directory, not a file: expected a CSV trace file; {where}"
+            str(path),
+            None,
+            f"is a directory, not a file: expected a trace file (CSV or JSONL); {where}",
         )
     if not resolved.is_file():
         raise TraceNotFoundError(
@@ -97,7 +100,7 @@ def _read_text(resolved: str) -> str:
             data = f.read()
     except OSError as exc:
         raise _Problem(
-            None, f"cannot be read ({exc.strerror or exc}): expected a CSV trace file"
+            None, f"cannot be read ({exc.strerror or exc}): expected a trace file (CSV or JSONL)"
         ) from None
     try:
         text = data.decode("utf-8-sig")
@@ -105,15 +108,15 @@ def _read_text(resolved: str) -> str:
         line = _normalise(data[: exc.start].decode("utf-8-sig", "replace")).count("\n") + 1
         raise _Problem(
             line,
-            f"is not UTF-8 text (byte 0x{data[exc.start]:02x}): expected a CSV text file "
-            f"with header {HEADER}",
+            f"is not UTF-8 text (byte 0x{data[exc.start]:02x}): expected a text file "
+            f"(CSV with header {HEADER}, or JSONL)",
         ) from None
     text = _normalise(text)
     nul = text.find("\x00")
     if nul >= 0:
         raise _Problem(
             text.count("\n", 0, nul) + 1,
-            f"is not a text file (NUL byte): expected a CSV text file with header {HEADER}",
+            f"is not a text file (NUL byte): expected CSV with header {HEADER}, or JSONL",
         )
     return text
 
@@ -282,21 +285,58 @@ def _count(column: str, field: str, lineno: int) -> int:
     return value
 
 
+class Loaded(NamedTuple):
+    """A parsed trace, sorted by time: arrays are shared and read-only."""
+
+    times_s: np.ndarray  # seconds since the first request
+    prompt: np.ndarray
+    output: np.ndarray
+    start: str  # the first request's time, as the file gives it
+    # prefix block hashes (JSONL traces): ids of request i are flat[offsets[i]:offsets[i+1]]
+    hash_flat: np.ndarray | None = None
+    hash_offsets: np.ndarray | None = None
+
+
 @functools.lru_cache(maxsize=16)
-def _load(resolved: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.datetime64]:
-    """``(times_s, prompt, output, first_time)`` of a file; raises :class:`_Problem`."""
+def _load(resolved: str) -> Loaded:
+    """The trace in a file (CSV, or JSONL with prefix hashes); raises :class:`_Problem`."""
+    if resolved.endswith(".jsonl"):
+        return _load_jsonl(resolved)
     stamps, prompt, output = _parse_rows(*_split_header(_read_text(resolved)))
     order = np.argsort(stamps, kind="stable")
     stamps = stamps[order]
     times_s = (stamps - stamps[0]).astype(np.int64) / 1e9
-    prompt = prompt[order]
-    output = output[order]
-    for a in (times_s, prompt, output):
+    loaded = Loaded(times_s, prompt[order], output[order], str(stamps[0]).replace("T", " "))
+    for a in loaded[:3]:
         a.setflags(write=False)
-    return times_s, prompt, output, stamps[0]
+    return loaded
 
 
-def _load_checked(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.datetime64]:
+def _load_jsonl(resolved: str) -> Loaded:
+    from sim.workload import trace_jsonl
+
+    times_ms, prompt, output, flat, offsets = trace_jsonl.parse(_read_text(resolved), _Problem)
+    order = np.argsort(times_ms, kind="stable")
+    if (order != np.arange(len(order))).any():  # rebuild the hash lists in time order
+        pieces = [flat[offsets[i] : offsets[i + 1]] for i in order]
+        flat = np.concatenate(pieces) if pieces else flat
+        offsets = np.concatenate(([0], np.cumsum([len(p) for p in pieces]))).astype(np.int64)
+    times_ms = times_ms[order]
+    loaded = Loaded(
+        (times_ms - times_ms[0]) / 1e3,
+        prompt[order],
+        output[order],
+        f"timestamp {times_ms[0]:g} ms",
+        flat,
+        offsets,
+    )
+    for a in loaded:
+        if isinstance(a, np.ndarray):
+            a.setflags(write=False)
+    return loaded
+
+
+def _load_checked(path: str | Path) -> Loaded:
     resolved = resolve_trace_path(path)
     try:
         return _load(str(resolved.resolve()))
@@ -313,5 +353,5 @@ def load_azure_trace(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarr
     as given, the line and the problem. A trace whose timestamps are all equal loads
     (its token pairs are usable) but cannot be replayed by :class:`TraceArrivals`.
     """
-    times_s, prompt, output, _ = _load_checked(path)
-    return times_s, prompt, output
+    loaded = _load_checked(path)
+    return loaded.times_s, loaded.prompt, loaded.output

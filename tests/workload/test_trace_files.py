@@ -192,3 +192,47 @@ def test_replay_of_a_valid_short_trace_terminates(tmp_path: Path) -> None:
     assert _constructs_or_raises(f) is None
     times = np.concatenate([b.times_s for b in TraceArrivals(f, horizon_s=100.0).blocks()])
     assert len(times) == 100 and times[-1] < 100.0  # one arrival per second, period 2 s
+
+
+# JSONL traces (Mooncake's format, with prefix block hashes)
+JROW = '{"timestamp": 0, "input_length": 700, "output_length": 5, "hash_ids": [0, 1]}\n'
+JROW2 = '{"timestamp": 3000, "input_length": 600, "output_length": 9, "hash_ids": [0, 2]}\n'
+BAD_JSONL: list[tuple[str, str | bytes, int | None, tuple[str, ...]]] = [
+    ("empty", "", None, ("file is empty",)),
+    ("blank", "\n \n", None, ("no data lines", "JSON object")),
+    ("not_json", JROW + "{timestamp: 1}\n", 2, ("not a JSON object",)),
+    ("a_list", JROW + "[1, 2]\n", 2, ("not a JSON object",)),
+    ("missing", JROW + '{"timestamp": 1, "input_length": 3}\n', 2, ("lacks output_length, hash_ids",)),
+    ("neg_time", JROW + JROW2.replace("3000", "-5"), 2, ("timestamp -5",)),
+    ("str_len", JROW2 + JROW.replace("700", '"700"'), 2, ("input_length '700'",)),
+    ("float_out", JROW.replace(": 5,", ": 5.5,") + JROW2, 1, ("output_length 5.5",)),
+    ("bad_ids", JROW + JROW2.replace("[0, 2]", '[0, "x"]'), 2, ("hash_ids",)),
+    ("latin1", (JROW + JROW2[:-2] + " \xe9}\n").encode("latin-1"), 2, ("UTF-8",)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "contents", "line", "pieces"), BAD_JSONL, ids=[c[0] for c in BAD_JSONL]
+)
+def test_bad_jsonl_fails_at_load(
+    tmp_path: Path, name: str, contents: str | bytes, line: int | None, pieces: tuple[str, ...]
+) -> None:
+    f = tmp_path / f"{name}.jsonl"
+    if isinstance(contents, bytes):
+        f.write_bytes(contents)
+    else:
+        f.write_text(contents, encoding="utf-8")
+    with pytest.raises(InputFileError) as err:
+        TraceArrivals(str(f), horizon_s=10.0)
+    _assert_clear(err.value, str(f), line, pieces)
+
+
+def test_jsonl_rows_in_any_order_keep_their_hashes(tmp_path: Path) -> None:
+    f = tmp_path / "t.jsonl"
+    f.write_text(JROW2 + JROW, encoding="utf-8")  # later row first
+    t = TraceArrivals(str(f), horizon_s=10.0, loop=False)
+    (block,) = list(t.blocks())
+    assert block.times_s.tolist() == [0.0, 3.0]  # milliseconds to seconds, sorted
+    assert block.prompt_tokens.tolist() == [700, 600]
+    assert t.prefix_blocks(block.rows) == [[0, 1], [0, 2]]
+    assert t.has_prefix_hashes

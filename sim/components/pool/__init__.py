@@ -16,6 +16,7 @@ from sim import checks
 from sim.checks import ConfigError, knob
 from sim.components.kinds import register
 from sim.components.pool.scheduler import InferencePool
+from sim.workload.prefix import prefix_block_tokens
 
 POOL_LATENCIES = ("roofline", "exponential", "lognormal")
 
@@ -44,6 +45,9 @@ class PoolConfig:
     step_overhead_s: float = knob(0.0, ge=0)  # fixed scheduler/launch cost per iteration
     # Hardest request (difficulty in [0, 1]) the model answers acceptably; 1: every one.
     skill: float = knob(1.0, ge=0, le=1)
+    # Reuse the KV cache of prompt prefixes seen before (vLLM --enable-prefix-caching,
+    # SGLang's radix cache): blocks from workload.prefix or a JSONL trace's hashes.
+    prefix_caching: bool = False
 
 
 def _check_model(name: str, model: Any) -> None:
@@ -106,4 +110,5 @@ def build_pool(b: Any, name: str, pc: Any) -> InferencePool:
         max_queue=int(pc.max_queue),
         usd_per_replica_hour=float(hw.usd_per_hour) * int(pc.devices_per_replica),
         skill=pc.skill,
+        prefix_block_tokens=prefix_block_tokens(cfg) if pc.prefix_caching else None,
     )

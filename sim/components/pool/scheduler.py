@@ -23,8 +23,17 @@ Replica phases (prefill-first, as vLLM's default scheduler)
     batch change, with the KV tokens the batch will hold half-way to its next
     completion; remaining tokens are floats advanced by ``elapsed / step`` when the
     batch changes (an admission may cut a step short: the partial step is credited).
-    Prefill tokens are ``prompt_tokens − cached_prompt_tokens`` (prefix caching); the
-    KV reservation counts the whole prompt.
+    Prefill tokens are ``prompt_tokens − cached_prompt_tokens``; the KV reservation
+    counts the whole prompt.
+
+Prefix caching (``prefix_block_tokens`` set)
+    Each replica keeps a :class:`~sim.components.prefix.PrefixCache` of prompt blocks,
+    LRU, as many blocks as its KV cache holds (vLLM's automatic prefix caching keeps
+    freed blocks until their memory is needed). On admission the prompt's longest
+    cached prefix is looked up on the replica that admits it and skipped in prefill.
+    Approximations: cached blocks do not reduce the KV reservation (no sharing of
+    memory between running sequences), and a replica is chosen for load, not for its
+    cache (no cache-aware routing).
 
 Events
     The pool uses SimPy as an event calendar: each request yields one ``env.event()``
@@ -53,6 +62,7 @@ import simpy
 
 from sim import checks
 from sim.components.metering import BusyMeter
+from sim.components.prefix import PrefixCache, PrefixStats
 from sim.components.request import Request
 from sim.engine.context import SimContext
 from sim.latency import LatencyModel
@@ -88,10 +98,12 @@ class _Replica:
         "seg_start",
         "step_s",
         "version",
+        "prefix",
     )
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, prefix: PrefixCache | None = None) -> None:
         self.index = index
+        self.prefix = prefix  # this replica's prefix (KV block) cache, if caching is on
         self.phase = _IDLE
         self.pending: list[_Seq] = []  # admitted, prefill not started yet
         self.prefilling: list[_Seq] = []
@@ -126,6 +138,7 @@ class InferencePool:
         max_queue: int,
         usd_per_replica_hour: float,
         skill: float = 1.0,
+        prefix_block_tokens: int | None = None,
     ) -> None:
         if not (isinstance(name, str) and name):
             raise ValueError(f"name={name!r} must be a non-empty string")
@@ -146,12 +159,22 @@ class InferencePool:
         self.max_queue = checks.integer("max_queue", max_queue, 0)
         self.usd_per_replica_hour = float(usd_per_replica_hour)
         self.skill = checks.number("skill", skill, ge=0, le=1)
-        self.needs = ("difficulty",) if self.skill < 1 else ()  # to judge answers
+        # request attributes it reads: difficulty to judge answers, blocks to reuse prefixes
+        self.needs = ("difficulty",) if self.skill < 1 else ()
+        self.prefix_stats: PrefixStats | None = None
+        if prefix_block_tokens is not None:
+            self.prefix_stats = PrefixStats(prefix_block_tokens)
+            self.needs += ("blocks",)
         self.affects_quality = self.skill < 1
         self.kv_capacity_tokens = kv_cap
         self._warmup_s = ctx.warmup_s
 
-        self._replicas = [_Replica(i) for i in range(self.replicas)]
+        # prefix caching: each replica keeps as many blocks as its KV cache holds
+        blocks = kv_cap // prefix_block_tokens if prefix_block_tokens else 0
+        self._replicas = [
+            _Replica(i, PrefixCache(max(blocks, 1)) if prefix_block_tokens else None)
+            for i in range(self.replicas)
+        ]
         self._idle = list(reversed(self._replicas))  # stack; pops replica 0 first
         self._queue: deque[_Seq] = deque()
         self._n_running = 0
@@ -218,6 +241,10 @@ class InferencePool:
             self.queue_wait.add(wait)
             self.wait_sum_s += wait
             self.wait_n += 1
+        if r.prefix is not None:  # the prompt's cached prefix is not prefilled again
+            req = seq.req
+            matched = r.prefix.lookup(req.blocks, self.env.now)
+            self.prefix_stats.record(req, matched)  # type: ignore[union-attr]
         r.pending.append(seq)
         r.kv_reserved += seq.kv
         if r.kv_reserved > self.peak_kv_reserved_tokens:
@@ -333,6 +360,17 @@ class InferencePool:
             "utilization": util,
             "queue_len": float(len(self._queue)),
             "running": float(self._n_running),
+        }
+
+    def report(self) -> dict[str, Any] | None:
+        """What ``summary.json`` shows of this pool beyond its costs (prefix caching)."""
+        if self.prefix_stats is None:
+            return None
+        return {
+            "kind": "pool",
+            "prefix_cache": self.prefix_stats.report(
+                capacity_blocks_per_replica=self._replicas[0].prefix.capacity
+            ),
         }
 
     # -- inspection ------------------------------------------------------------------------
