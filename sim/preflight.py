@@ -244,8 +244,7 @@ def _prefix_part(cfg: Any, name: str, pc: Any, arrivals: float) -> Part:
     blocks = min(seen, held)
     return Part(
         f"pools.{name}.prefix_caching",
-        f"pools.{name}.prefix_caching=true may keep {blocks:,.0f} prefix blocks of "
-        f"{block} tokens",
+        f"pools.{name}.prefix_caching=true may keep {blocks:,.0f} prefix blocks of {block} tokens",
         blocks * PREFIX_BLOCK_BYTES,
         f"use fewer pools.{name}.replicas, a larger workload.prefix.block_tokens or "
         f"pools.{name}.prefix_caching=false",
