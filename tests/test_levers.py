@@ -60,3 +60,19 @@ def test_applying_levers_leaves_the_input_alone():
     cfg = compose("demo", ["levers.cache=exact"])
     out = apply_levers(cfg)
     assert list(cfg.path) == ["llm"] and list(out.path) == ["cache"]
+
+
+def test_copilot_routing_sends_short_contexts_to_the_small_model():
+    # 1,000 developers: 4 A100s without routing, 3 A100s + 2 A10Gs with it
+    short = ["workload.users=1000", "horizon_s=86400", "workload.clock_start_h=0",
+             "progress=false", "plots=false"]  # fmt: skip
+    off = run_scenario("copilot_like", short).summary
+    on = run_scenario("copilot_like", short + ["levers.routing=by_complexity"]).summary
+    routes = on["components"]["route"]["routes"]
+    # 38 % of the Azure code trace's prompts are under 1,024 tokens
+    assert routes["short"]["share"] == pytest.approx(0.379, abs=0.01)
+    assert on["cost_usd"]["total"] < off["cost_usd"]["total"]
+    q = on["quality"]
+    assert q["by_route"]["long"]["acceptable_share"] == 1.0
+    assert 0.6 < q["by_route"]["short"]["acceptable_share"] < 0.8  # the 3B model's price
+    assert off["quality"] is None  # one model, the reference: nothing to spoil

@@ -12,6 +12,11 @@ Mechanism
     a harder one (*over*, money spent for nothing). With ``policy: off`` every request
     takes ``default`` and nothing is predicted or charged.
 
+    With ``signal: prompt_tokens`` the router is a rule on the prompt's length instead
+    (short contexts to a small model): ``thresholds`` are token counts, nothing is
+    predicted, and misroutes are not counted (the price in quality shows per route,
+    from each model's ``skill`` against the request's difficulty).
+
     Only the route a request takes is walked; the others cost it nothing.
 
 Statistics (requests that arrived after the warm-up), in :meth:`Router.report`: per
@@ -36,13 +41,12 @@ from sim.engine.context import SimContext
 from sim.kernels.blocks import BlockDraws
 
 POLICIES = ("off", "by_complexity")
+SIGNALS = ("difficulty", "prompt_tokens")
 LAYER = "inference"
 
 
 class Router:
     """Sends each request down one of its routes by predicted difficulty (see module)."""
-
-    needs = ("difficulty",)
 
     def __init__(
         self,
@@ -57,8 +61,12 @@ class Router:
         latency_s: float,
         usd_per_request: float,
         rng: Any,
+        signal: str = "difficulty",
     ) -> None:
         self.name = name
+        self.signal = checks.choice("signal", signal, SIGNALS)
+        self._by_tokens = signal == "prompt_tokens"
+        self.needs = () if self._by_tokens else ("difficulty",)
         self._env: simpy.Environment = ctx.env
         self._ledger = ctx.ledger
         self._warmup_s = ctx.warmup_s
@@ -94,28 +102,34 @@ class Router:
                 yield self._env.timeout(self.latency_s)
             if self.usd_per_request > 0.0:
                 self._ledger.charge(self._env.now, LAYER, self.name, self.usd_per_request)
-            r = self.route_of(req.difficulty + self.noise * self._eps.next())
+            if self._by_tokens:
+                r = self.route_of(req.prompt_tokens)
+            else:
+                r = self.route_of(req.difficulty + self.noise * self._eps.next())
         if req.arrived_at >= self._warmup_s:
             self.sent[r] += 1
-            need = self.route_of(req.difficulty)
-            self.under += r < need
-            self.over += r > need
+            if not self._by_tokens:
+                need = self.route_of(req.difficulty)
+                self.under += r < need
+                self.over += r > need
         req.route = self.names[r]
         yield from self.paths[r].handle(req)
 
     def report(self) -> dict[str, Any]:
         """What ``summary.json`` shows of this router."""
         total = sum(self.sent)
+        misroutes = not self._by_tokens  # a rule on length has no "right" route to miss
         return {
             "kind": "router",
             "policy": self.policy,
+            "signal": self.signal,
             "routes": {
                 n: {"requests": k, "share": k / total if total else None}
                 for n, k in zip(self.names, self.sent)
             },
-            "under_routed": self.under,
-            "over_routed": self.over,
-            "misrouted_share": (self.under + self.over) / total if total else None,
+            "under_routed": self.under if misroutes else None,
+            "over_routed": self.over if misroutes else None,
+            "misrouted_share": (self.under + self.over) / total if total and misroutes else None,
         }
 
 
@@ -125,7 +139,10 @@ class RouterConfig:
 
     policy: str = knob("by_complexity", choices=POLICIES)  # what levers.routing switches
     routes: dict[str, list[str]] = field(default_factory=dict)  # route -> its sub-path
-    thresholds: list[float] = knob(factory=list, gt=0, lt=1)  # len(routes) - 1, increasing
+    # what routes are chosen by: the predicted difficulty, or the prompt's length (a rule)
+    signal: str = knob("difficulty", choices=SIGNALS)
+    # len(routes) - 1, increasing: difficulties in (0, 1), or prompt token counts
+    thresholds: list[float] = knob(factory=list, gt=0)
     default: str = ""  # the route of every request when policy is off (default: the last)
     # Assumption: a small classifier (e.g. an embedding + logistic regression) predicts
     # difficulty with a standard error of 0.1, in 20 ms, for a negligible price.
@@ -150,6 +167,13 @@ def build_router(b: Any, name: str, c: Any) -> Router:
         )
     if list(c.thresholds) != sorted(c.thresholds):
         checks.fail(f"{key}.thresholds", list(c.thresholds), "must increase")
+    if c.signal == "difficulty" and any(t >= 1 for t in c.thresholds):
+        checks.fail(
+            f"{key}.thresholds",
+            list(c.thresholds),
+            f"must be difficulties between 0 and 1 with {key}.signal=difficulty "
+            f"(prompt token counts need {key}.signal=prompt_tokens)",
+        )
     default = c.default or list(c.routes)[-1]
     checks.choice(f"{key}.default", default, list(c.routes))
     routes = {r: b.path(names, f"{key}.routes.{r}") for r, names in c.routes.items()}
@@ -167,4 +191,5 @@ def build_router(b: Any, name: str, c: Any) -> Router:
         latency_s=c.latency_s,
         usd_per_request=c.usd_per_request,
         rng=b.ctx.rng.stream(f"routers.{name}"),
+        signal=c.signal,
     )

@@ -82,7 +82,11 @@ def test_a_route_not_taken_costs_nothing():
             r"routers.r.routes.large\[0\]='bigg' names no component",
         ),
         ({"default": "medium"}, r"routers.r.default='medium' is not allowed"),
-        ({"thresholds": [1.5]}, r"routers.r.thresholds\[0\]=1.5 must be"),
+        (
+            {"thresholds": [1.5]},
+            r"routers.r.thresholds=\[1.5\] must be difficulties between 0 and 1",
+        ),
+        ({"thresholds": [-3.0]}, r"routers.r.thresholds\[0\]=-3.0 must be"),
     ],
 )
 def test_bad_routers_name_their_key(router, needle):
@@ -107,3 +111,14 @@ def test_a_query_is_as_hard_every_time_it_is_asked():
             if q < 50:  # repeatable: always the same difficulty
                 assert seen.setdefault(q, d) == d
     assert len(seen) == 50
+
+
+def test_a_rule_on_prompt_length_sends_short_contexts_to_the_small_route():
+    over = ["workload.tokens.prompt_median=1000", "workload.tokens.prompt_sigma=1"]
+    cfg = _with_router(over, signal="prompt_tokens", thresholds=[1000], noise=0.5)
+    assert "difficulty" not in build(cfg).attributes  # a rule on length needs no difficulty
+    rep = run(cfg).summary["components"]["r"]
+    assert rep["signal"] == "prompt_tokens"
+    # the median prompt is 1,000 tokens: half go to each route, whatever the noise
+    assert rep["routes"]["small"]["share"] == pytest.approx(0.5, abs=0.02)
+    assert rep["misrouted_share"] is None and rep["under_routed"] is None
