@@ -131,9 +131,11 @@ class VectorStoreConfig:
     latency_median_s: float = knob(0.03, gt=0)
     latency_sigma: float = knob(0.6, ge=0, le=3)
     index_gb: float = knob(7.14, gt=0)  # 1M records of 1,536 dims + 1 kB metadata (Pinecone docs)
-    # Pinecone serverless, Standard plan list prices as recalled from pinecone.io/pricing
-    # (2025): $16 per 1M read units, $0.33 per GB-month. A query reads 1 RU per GB of
-    # namespace, at least 0.25 ("Understanding cost", docs.pinecone.io, 2025).
+    # Pinecone serverless, Standard plan: $16 per 1M read units (the lowest regional rate;
+    # up to ~$18), $0.33 per GB-month (pinecone.io/pricing as summarised by
+    # usagepricing.com/blueprint/pinecone, checked against it 2026-06-09; read 2026-11).
+    # A query reads 1 RU per GB of namespace, at least 0.25 ("Understanding cost",
+    # docs.pinecone.io, read 2026-11). The plan's $50 monthly minimum is not modelled.
     usd_per_million_read_units: float = knob(16.0, ge=0)
     usd_per_gb_month: float = knob(0.33, ge=0)
     # OpenAI text-embedding-3-small: $0.02 per 1M tokens (openai.com/pricing, 2024-01).
@@ -142,7 +144,9 @@ class VectorStoreConfig:
     top_k: int = knob(10, ge=0, integer=True)  # chunks with context=full
     selective_top_k: int = knob(3, ge=0, integer=True)  # chunks with context=selective
     chunk_tokens: int = knob(300, ge=1, integer=True)  # assumption: ~300-token chunks
-    # Cohere Rerank 3: $2 per 1,000 searches (cohere.com/pricing, 2024); latency: assumption.
+    # Cohere Rerank: $2 per 1,000 searches (cohere.com/pricing; Rerank 3.5 and 4.0 at
+    # the same rate per a Dec 2025 guide, artificial-intelligence-wiki.com, read 2026-11);
+    # latency: assumption.
     rerank_usd_per_query: float = knob(0.002, ge=0)
     rerank_latency_s: float = knob(0.1, ge=0)
     # Share of queries whose context lacks what the answer needs, by policy. Assumptions
