@@ -175,7 +175,11 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
     """A readable table of the run for the terminal."""
     r = s["requests"]
     days = s["measured_s"] / 86400
-    span = f"{days:.3g} days" if days >= 1 else f"{s['measured_s'] / 3600:.3g} h"
+    span = (
+        f"{days:.3g} day{'' if days == 1 else 's'}"
+        if days >= 1
+        else f"{s['measured_s'] / 3600:.3g} h"
+    )
     lines = [
         f"aicostsim · scenario {s['scenario']} · seed {s['seed']} · {span} simulated"
         + (f" (after {s['warmup_s']:.0f} s warm-up)" if s["warmup_s"] else ""),
@@ -224,12 +228,21 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
                 f" (+{rep['context_tokens_per_query']:,} prompt tokens) · mean wait "
                 f"{format_seconds(rep['mean_wait_s'])}"
             )
-        if rep.get("kind") == "router" and rep["misrouted_share"] is not None:
+        if rep.get("kind") == "router" and any(v["share"] for v in rep["routes"].values()):
             shares = ", ".join(
                 f"{r} {v['share']:.0%}" for r, v in rep["routes"].items() if v["share"] is not None
             )
+            mis = rep["misrouted_share"]
             lines.append(
-                f"routes    {name} ({rep['policy']}): {shares} · misrouted {rep['misrouted_share']:.1%}"
+                f"routes    {name} ({rep['policy']}): {shares}"
+                + (f" · misrouted {mis:.1%}" if mis is not None else f" · by {rep['signal']}")
+            )
+        pc = rep.get("prefix_cache") or rep.get("prompt_cache")
+        if pc and pc["cached_token_share"] is not None:
+            what = "KV prefix cache" if "prefix_cache" in rep else "provider's prompt cache"
+            lines.append(
+                f"prefix    {name}: {pc['cached_token_share']:.1%} of "
+                f"{pc['prompt_tokens']:,} prompt tokens cached ({what})"
             )
     total = s["cost_usd"]["total"]
     lines.append("")

@@ -124,3 +124,15 @@ def test_pool_skips_prefill_of_cached_blocks() -> None:
     assert on["ttft_s"]["mean"] < 0.6 * off["ttft_s"]["mean"]  # ~1/3 of the prompt prefilled
     assert on["requests"]["arrived"] == off["requests"]["arrived"]  # same arrivals
     assert on["requests"]["completed"] >= off["requests"]["completed"]
+
+
+def test_the_terminal_shows_what_prefix_caching_saved(api_runs) -> None:
+    from sim.outputs import format_summary
+
+    _, on = api_runs
+    share = on["components"]["api"]["prompt_cache"]["cached_token_share"]
+    line = [x for x in format_summary(on).splitlines() if x.startswith("prefix ")]
+    assert line == [
+        f"prefix    api: {share:.1%} of {on['components']['api']['prompt_cache']['prompt_tokens']:,}"
+        " prompt tokens cached (provider's prompt cache)"
+    ]
