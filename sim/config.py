@@ -209,6 +209,17 @@ class LeversConfig:
     routing: str | None = knob(None, choices=LEVERS["routing"], none_ok=True)
 
 
+@dataclass
+class UsageConfig:
+    """Run the scenario at a usage level, optionally as identical cells (sim/usage.py)."""
+
+    requests_per_day: float | None = knob(None, gt=0, le=1e12, none_ok=True)  # null: as written
+    cells: int = knob(1, ge=1, le=1_000_000_000, integer=True)  # simulate one, totals x cells
+    max_cell_requests: float | None = knob(None, ge=1, none_ok=True)  # more: more cells
+    min_requests: float | None = knob(None, ge=1, none_ok=True)  # fewer: a longer horizon
+    max_horizon_s: float = knob(604800.0, gt=0)  # ... but no longer than this
+
+
 # --- the run --------------------------------------------------------------------------
 @dataclass
 class RunConfig:
@@ -225,6 +236,7 @@ class RunConfig:
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     path: list[str] = field(default_factory=list)  # component names, in order
     levers: LeversConfig = field(default_factory=LeversConfig)
+    usage: UsageConfig = field(default_factory=UsageConfig)
     # lever -> value -> {dotted key: value} that the value sets (see LeversConfig)
     lever_options: dict[str, dict[str, Any]] = field(default_factory=dict)
     hardware: dict[str, HardwareSpec] = field(default_factory=dict)

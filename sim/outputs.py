@@ -186,6 +186,12 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
     ]
     if s.get("users"):
         lines.append(f"users {s['users']:,}")
+    cells = (s.get("usage") or {}).get("cells", 1)
+    if cells > 1:
+        lines.append(
+            f"cells     {cells:,} identical cells; one was simulated: totals are x {cells:,}, "
+            "latency, utilization and quality are one cell's"
+        )
     lines.append(
         f"requests  arrived {r['arrived']:,} · completed {r['completed']:,} · failed {r['failed']:,}"
         f" · dropped {r['dropped']:,} · in flight {r['in_flight']:,}"

@@ -115,9 +115,10 @@ class Interrupted(KeyboardInterrupt):
 def run(cfg: Any) -> RunResult:
     """Simulate ``cfg`` (a composed SimConfig) and return what was measured."""
     from sim.levers import apply_levers
+    from sim.usage import apply_usage
 
     wall0 = time.perf_counter()
-    cfg = apply_levers(cfg)
+    cfg = apply_usage(apply_levers(cfg))
     built = build(cfg)
     notes = preflight.kv_notes(built, cfg)
     ctx = built.ctx
@@ -277,6 +278,11 @@ def _result(
         "cost_per_1k_requests_usd": (total / completed * 1000.0) if completed else None,
         "monthly_cost_usd": monthly,
         "users": users,
+        # usage.*: the level asked for, and how many identical cells the totals cover
+        "usage": {
+            "requests_per_day": cfg.usage.requests_per_day,
+            "cells": int(cfg.usage.cells),
+        },
         "cost_per_user_month_usd": (monthly / users) if users else None,
         "utilization": util,
         # null unless a component can spoil an answer (a model's skill below 1, context
@@ -322,4 +328,8 @@ def _result(
         "requests_per_wall_s": (rec.arrived / wall_s) if wall_s > 0 else None,
         "simpy_events": _events_scheduled(built.ctx.env),
     }
+    if cfg.usage.cells > 1:
+        from sim.usage import scale_summary
+
+        scale_summary(summary, int(cfg.usage.cells))
     return RunResult(summary, ledger.rows(), ts, rec.latency, rec.ttft, run_info)

@@ -162,9 +162,10 @@ class RunFolders(Callback):  # type: ignore[misc]
         from sim.build import check
         from sim.levers import apply_levers
         from sim.preflight import check_memory
+        from sim.usage import apply_usage
 
         try:
-            task = apply_levers(_task_config(config))
+            task = apply_usage(apply_levers(_task_config(config)))
             check(task)
             check_memory(task)
             folder = Path(str(config.hydra.run.dir))
