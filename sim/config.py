@@ -292,6 +292,11 @@ def register_configs() -> None:
 
         # a fresh folder name per run: time + random suffix (cached per config)
         OmegaConf.register_new_resolver("run_id", run_id, use_cache=True)
+    if not OmegaConf.has_resolver("job_dir"):
+        from sim.sweep import job_dir
+
+        # a sweep job's folder, named by its swept values (users=1000)
+        OmegaConf.register_new_resolver("job_dir", job_dir)
 
 
 def ceil_div(a: Any, b: Any) -> int:

@@ -11,7 +11,9 @@ Rules, applied through Hydra's callback hooks (``hydra.callbacks`` in ``configs/
   not hold an earlier sweep (``multirun.yaml``) or a finished run.
 * **Each job of a sweep** writes ``summary.json`` when it finishes or ``error.json``
   (its one-line error) when it fails; the other jobs go on.
-* **After a sweep** (``on_multirun_end``): a report lists each job that did not finish,
+* **After a sweep** (``on_multirun_end``): ``manifest.json`` records every job, its
+  overrides and its status (:mod:`sim.sweep`, which also names job folders by their
+  swept values); a report lists each job that did not finish,
   with its overrides and its error, and the process exits 1 if any job failed. The
   report reads the folders, so it also covers jobs that ran in other processes or on
   other machines (joblib, SLURM).
@@ -97,19 +99,6 @@ def discard_rejected(folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def jobs(sweep_dir: Path) -> list[Path]:
-    """Job folders of a sweep (those Hydra wrote a ``.hydra/`` into), in job order."""
-    found = [p.parent for p in sweep_dir.glob("*/.hydra")] + [
-        p.parent for p in sweep_dir.glob("*/*/.hydra")
-    ]
-    return sorted(set(found), key=lambda p: (_job_num(p), str(p)))
-
-
-def _job_num(folder: Path) -> int:
-    head = folder.name.split("_", 1)[0]
-    return int(head) if head.isdigit() else 1 << 30
-
-
 def _overrides(folder: Path) -> str:
     try:
         text = (folder / ".hydra" / "overrides.yaml").read_text()
@@ -120,6 +109,8 @@ def _overrides(folder: Path) -> str:
 
 def sweep_report(sweep_dir: Path) -> tuple[int, list[str]]:
     """``(jobs finished, one line per job that did not finish)``."""
+    from sim.sweep import jobs
+
     done, failed = 0, []
     for folder in jobs(sweep_dir):
         if (folder / SUMMARY).exists():
@@ -188,7 +179,13 @@ class RunFolders(Callback):  # type: ignore[misc]
             _refuse(exc)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        from sim.sweep import write_manifest
+
         folder = Path(str(config.hydra.sweep.dir))
+        try:
+            write_manifest(folder, SUMMARY, ERROR)
+        except OSError as exc:  # the results are in the job folders either way
+            print(f"sweep: could not write the manifest ({exc})", file=sys.stderr)
         done, failed = sweep_report(folder)
         total = done + len(failed)
         if not failed:

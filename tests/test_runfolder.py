@@ -99,11 +99,22 @@ def test_a_failing_sweep_job_does_not_stop_the_others(tmp_path):
     job_line = [ln for ln in lines(out.stderr) if ln.startswith("job 1 ")]
     assert len(job_line) == 1 and "configuration error: workload.users=0" in job_line[0]
     assert "1 of 3 jobs failed" in out.stderr and "workload.users=0" in out.stderr
-    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
-    assert [p.name for p in jobs] == ["0_demo", "1_demo", "2_demo"]
-    assert (jobs[0] / "summary.json").exists() and (jobs[2] / "summary.json").exists()
-    error = json.loads((jobs[1] / "error.json").read_text())
+    # job folders are named by the swept value; the manifest lists every job
+    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == [
+        "users=0",
+        "users=3",
+        "users=4",
+    ]
+    assert (sweep / "users=3" / "summary.json").exists()
+    assert (sweep / "users=4" / "summary.json").exists()
+    error = json.loads((sweep / "users=0" / "error.json").read_text())
     assert "workload.users=0" in error["error"] and "workload.users=0" in error["overrides"]
+    manifest = json.loads((sweep / "manifest.json").read_text())
+    assert manifest["swept"] == ["workload.users"]
+    assert [(j["num"], j["dir"], j["status"]) for j in manifest["jobs"]] == [
+        (0, "users=3", "finished"), (1, "users=0", "failed"), (2, "users=4", "finished")
+    ]  # fmt: skip
+    assert "workload.users=0" in manifest["jobs"][1]["error"]
     # the sweep folder is never reused
     again = run_cli(args, tmp_path)
     assert again.returncode == 2 and "hydra.sweep.dir" in again.stderr
@@ -113,6 +124,23 @@ def test_a_sweep_that_succeeds_exits_0(tmp_path):
     out = run_cli(["--multirun", *QUICK, "seed=1,2", f"hydra.sweep.dir={tmp_path / 's'}"], tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "all 2 jobs finished" in out.stderr
+
+
+def test_job_folders_are_named_by_what_the_sweep_varies(tmp_path):
+    from sim.sweep import dirname
+
+    swept = ["workload.users", "levers.cache", "pools.a.replicas", "pools.b.replicas"]
+    job = ["scenario=demo", "workload.users=10", "+levers.cache=exact", "pools.a.replicas=2",
+           "pools.b.replicas=3", "seed=4"]  # fmt: skip
+    assert dirname(job, swept, 7, "demo") == (
+        "users=10,cache=exact,pools.a.replicas=2,pools.b.replicas=3"
+    )
+    assert dirname(["scenario=demo", "seed=1"], [], 3, "demo") == "3_demo"  # nothing swept
+    assert dirname(["workload.trace.path=/a/b c.csv"], ["workload.trace.path"], 0, "x") == (
+        "path=_a_b_c.csv"
+    )
+    long = dirname([f"name={'x' * 400}"], ["name"], 12, "demo")
+    assert len(long) <= 200 and long.endswith("_12")
 
 
 def test_a_config_error_leaves_no_run_folder(tmp_path):

@@ -1,0 +1,168 @@
+"""Sweep folders people can read: jobs named by their swept values, and a manifest.
+
+* ``${job_dir:}`` (the sweep's ``subdir`` in ``configs/config.yaml``) names each job's
+  folder by the values it sweeps, ``users=1000`` or ``scenario=demo,cache=exact``: the
+  keys swept on the command line (``a=1,2``, ``range(...)``, ``choice(...)``) or by a
+  preset (``hydra.sweeper.params``), each by its last part unless two share it. Keys a
+  job sets but does not sweep stay out of the name. A job that sweeps nothing, or whose
+  name is taken by an earlier job of the sweep (a value listed twice), is named
+  ``<num>_<scenario>`` or gets ``_<num>`` added.
+* :func:`write_manifest` writes ``manifest.json`` at the end of a sweep: the command's
+  overrides, the swept keys, and per job its number, folder, overrides and status
+  (``finished``, ``failed`` with the error, or ``missing``).
+
+Folder names keep to characters every file system takes: ``/`` and other separators in
+values become ``_``, and a name longer than 200 characters is cut and ends in its job
+number.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+MANIFEST = "manifest.json"
+SWEEP_FILE = "multirun.yaml"
+_UNSAFE = re.compile(r"[^A-Za-z0-9=,._+\-]")
+_MAX = 200
+
+
+def _key(override: str) -> str:
+    """The config key an override sets (``+a.b=1`` -> ``a.b``)."""
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def _swept_in(overrides: list[str]) -> list[str]:
+    """Keys of the overrides that sweep (Hydra's own parser decides)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception:  # noqa: BLE001 - a malformed override was reported by Hydra already
+        return []
+    return [o.key_or_group for o in parsed if o.is_sweep_override()]
+
+
+def swept_keys(sweep_dir: Path, params: Any = None) -> list[str]:
+    """The keys a sweep varies: command-line sweeps (from ``multirun.yaml``) and presets."""
+    keys: list[str] = []
+    try:
+        from omegaconf import OmegaConf
+
+        saved = OmegaConf.load(sweep_dir / SWEEP_FILE)
+        task = list(OmegaConf.select(saved, "hydra.overrides.task", default=[]) or [])
+        keys += _swept_in([str(t) for t in task])
+        saved_params = OmegaConf.select(saved, "hydra.sweeper.params", default=None)
+        if params is None and saved_params is not None:
+            params = saved_params
+    except (OSError, ValueError):
+        pass
+    for k in dict(params or {}):
+        keys.append(str(k))
+    return list(dict.fromkeys(k.lstrip("+~") for k in keys))
+
+
+def _labels(keys: list[str]) -> dict[str, str]:
+    """Each key by its last part (``workload.users`` -> ``users``) unless two share it."""
+    last = [k.rsplit(".", 1)[-1] for k in keys]
+    return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last)}
+
+
+def dirname(overrides: list[str], swept: list[str], num: int, scenario: str) -> str:
+    """The folder name of one job (see the module docstring)."""
+    labels = _labels(swept)
+    pairs = []
+    for o in overrides:
+        k = _key(o)
+        if k in labels and "=" in o:
+            pairs.append(f"{labels[k]}={o.split('=', 1)[1]}")
+    name = _UNSAFE.sub("_", ",".join(pairs))
+    if not name:
+        return f"{num}_{_UNSAFE.sub('_', scenario)}"
+    if len(name) > _MAX:
+        name = f"{name[: _MAX - 12]}.._{num}"
+    return name
+
+
+def job_dir() -> str:
+    """Resolver ``${job_dir:}``: this job's folder name, from Hydra's runtime config."""
+    from hydra.core.hydra_config import HydraConfig
+
+    hc = HydraConfig.get()
+    sweep_dir = Path(str(hc.sweep.dir))
+    num = int(hc.job.num)
+    overrides = [str(o) for o in hc.overrides.task]
+    scenario = next((o.split("=", 1)[1] for o in overrides if _key(o) == "scenario"), "")
+    name = dirname(overrides, swept_keys(sweep_dir, hc.sweeper.params), num, scenario or "job")
+    taken = _job_num(sweep_dir / name)
+    if taken is not None and taken != num:  # a value listed twice in the sweep
+        name = f"{name}_{num}"
+    return name
+
+
+def _job_num(folder: Path) -> int | None:
+    """The job number Hydra recorded in a job folder, if it holds one."""
+    try:
+        text = (folder / ".hydra" / "hydra.yaml").read_text()
+    except OSError:
+        return None
+    m = re.search(r"^    num: (\d+)$", text, flags=re.M)
+    return int(m.group(1)) if m else None
+
+
+def _job_overrides(folder: Path) -> list[str]:
+    try:
+        text = (folder / ".hydra" / "overrides.yaml").read_text()
+    except OSError:
+        return []
+    return [line[2:].strip() for line in text.splitlines() if line.startswith("- ")]
+
+
+def jobs(sweep_dir: Path) -> list[Path]:
+    """Job folders of a sweep (those Hydra wrote a ``.hydra/`` into), in job order."""
+    found = {p.parent for p in sweep_dir.glob("*/.hydra")} | {
+        p.parent for p in sweep_dir.glob("*/*/.hydra")
+    }
+    return sorted(found, key=lambda p: (_job_num(p) is None, _job_num(p) or 0, str(p)))
+
+
+def write_manifest(sweep_dir: Path, summary: str, error: str) -> Path:
+    """``manifest.json``: the sweep's overrides, swept keys and every job's status."""
+    from omegaconf import OmegaConf
+
+    from sim.outputs import atomic_write_text
+
+    try:
+        saved = OmegaConf.load(sweep_dir / SWEEP_FILE)
+        task = [str(t) for t in OmegaConf.select(saved, "hydra.overrides.task", default=[]) or []]
+    except (OSError, ValueError):
+        task = []
+    entries = []
+    for folder in jobs(sweep_dir):
+        entry: dict[str, Any] = {
+            "num": _job_num(folder),
+            "dir": str(folder.relative_to(sweep_dir)),
+            "overrides": _job_overrides(folder),
+        }
+        if (folder / summary).exists():
+            entry["status"] = "finished"
+        elif (folder / error).exists():
+            entry["status"] = "failed"
+            try:
+                entry["error"] = json.loads((folder / error).read_text())["error"]
+            except (OSError, ValueError, KeyError):
+                entry["error"] = None
+        else:
+            entry["status"] = "missing"
+        entries.append(entry)
+    manifest = {
+        "sweep_dir": str(sweep_dir),
+        "overrides": task,
+        "swept": swept_keys(sweep_dir),
+        "jobs": entries,
+    }
+    path = sweep_dir / MANIFEST
+    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
+    return path
