@@ -58,6 +58,9 @@ def _task(cfg) -> float | None:  # type: ignore[no-untyped-def]
     out_dir = Path(hc.runtime.output_dir)
     sweep = hc.mode == RunMode.MULTIRUN
     label = f"job {hc.job.num} ({' '.join(hc.overrides.task)}): " if sweep else ""
+    if sweep and resumed(out_dir):
+        print(f"{label}finished in an earlier attempt of this sweep; kept", file=sys.stderr)
+        return None
     try:
         result = run(cfg)
         written = write_run(result, out_dir, plots=cfg.plots)
@@ -83,6 +86,19 @@ def _task(cfg) -> float | None:  # type: ignore[no-untyped-def]
     print(format_summary(result.summary, result.run_info))
     print(f"\nwrote {', '.join(p.name for p in written)} to {out_dir}")
     return result.summary["cost_usd"]["total"]
+
+
+def resumed(out_dir: Path) -> bool:
+    """A sweep job whose folder already holds its result (a resumed sweep): skip it.
+
+    A job that failed before is tried again: its ``error.json`` is removed first.
+    """
+    from sim.runfolder import ERROR, SUMMARY
+
+    if (out_dir / SUMMARY).exists():
+        return True
+    (out_dir / ERROR).unlink(missing_ok=True)
+    return False
 
 
 TRACEBACK_ENV = "AICOSTSIM_TRACEBACK"  # set when the user asked for tracebacks

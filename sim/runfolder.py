@@ -8,7 +8,9 @@ Rules, applied through Hydra's callback hooks (``hydra.callbacks`` in ``configs/
   must not hold a finished run (a ``summary.json``). A rejected run leaves a finished
   run's files, ``.hydra/`` included, untouched.
 * **Before a sweep** (``on_multirun_start``): the sweep folder must be writable and must
-  not hold an earlier sweep (``multirun.yaml``) or a finished run.
+  not hold another sweep (``multirun.yaml``) or finished runs. The *same* sweep (the
+  same overrides) in the same folder resumes it: jobs that finished are kept (the job
+  prints that it was kept, :func:`sim.cli.resumed`), failed and missing ones run again.
 * **Each job of a sweep** writes ``summary.json`` when it finishes or ``error.json``
   (its one-line error) when it fails; the other jobs go on.
 * **After a sweep** (``on_multirun_end``): ``manifest.json`` records every job, its
@@ -99,6 +101,17 @@ def discard_rejected(folder: Path) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _sweep_overrides(folder: Path) -> list[str]:
+    """The task overrides of the sweep recorded in ``folder`` (``multirun.yaml``)."""
+    from omegaconf import OmegaConf
+
+    try:
+        saved = OmegaConf.load(folder / SWEEP_MARK)
+    except (OSError, ValueError):
+        return []
+    return [str(o) for o in OmegaConf.select(saved, "hydra.overrides.task", default=[]) or []]
+
+
 def _overrides(folder: Path) -> str:
     try:
         text = (folder / ".hydra" / "overrides.yaml").read_text()
@@ -168,10 +181,27 @@ class RunFolders(Callback):  # type: ignore[misc]
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
         folder = Path(str(config.hydra.sweep.dir))
         try:
-            if (folder / SWEEP_MARK).exists() or any(folder.glob(f"*/{SUMMARY}")):
+            if (folder / SWEEP_MARK).exists():
+                earlier = _sweep_overrides(folder)
+                now = [str(o) for o in config.hydra.overrides.task]
+                if earlier != now:
+                    raise ConfigError(
+                        f"hydra.sweep.dir={str(folder)!r} already holds another sweep "
+                        f"({' '.join(earlier) or 'no overrides'}); a sweep never overwrites "
+                        "another: choose a new folder with hydra.sweep.dir=PATH, or repeat "
+                        "that sweep's overrides exactly to resume it",
+                        key="hydra.sweep.dir",
+                    )
+                finished = sum(1 for _ in folder.glob(f"*/{SUMMARY}"))
+                print(
+                    f"sweep: resuming in {folder}: {finished} job(s) finished earlier are "
+                    "kept, the others run",
+                    file=sys.stderr,
+                )
+            elif any(folder.glob(f"*/{SUMMARY}")):
                 raise ConfigError(
-                    f"hydra.sweep.dir={str(folder)!r} already holds a sweep; a sweep never "
-                    "overwrites another: choose a new folder with hydra.sweep.dir=PATH",
+                    f"hydra.sweep.dir={str(folder)!r} already holds finished runs; a sweep "
+                    "never overwrites them: choose a new folder with hydra.sweep.dir=PATH",
                     key="hydra.sweep.dir",
                 )
             ensure_writable(folder, "hydra.sweep.dir")

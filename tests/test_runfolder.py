@@ -167,3 +167,21 @@ def test_result_files_are_group_readable(tmp_path):
     assert out.returncode == 0, out.stderr
     for name in ("summary.json", "ledger.csv", "timeseries.csv"):
         assert (run_dir / name).stat().st_mode & 0o044 == 0o044, name
+
+
+def test_rerunning_an_interrupted_sweep_keeps_what_finished(tmp_path):
+    sweep = tmp_path / "sweep"
+    args = ["--multirun", *QUICK, "seed=1,2", f"hydra.sweep.dir={sweep}"]
+    assert run_cli(args, tmp_path).returncode == 0
+    kept = sweep / "seed=1" / "summary.json"
+    before = kept.read_bytes()
+    (sweep / "seed=2" / "summary.json").unlink()  # as if the job had been killed
+    (sweep / "seed=2" / "error.json").write_text('{"error": "killed", "overrides": []}')
+    again = run_cli(args, tmp_path)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resuming" in again.stderr and "kept" in again.stderr
+    assert kept.read_bytes() == before  # not run again
+    assert (sweep / "seed=2" / "summary.json").exists()
+    assert not (sweep / "seed=2" / "error.json").exists()
+    other = run_cli(["--multirun", *QUICK, "seed=1,3", f"hydra.sweep.dir={sweep}"], tmp_path)
+    assert other.returncode == 2 and "already holds another sweep" in other.stderr
