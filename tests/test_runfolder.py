@@ -115,9 +115,9 @@ def test_a_failing_sweep_job_does_not_stop_the_others(tmp_path):
         (0, "users=3", "finished"), (1, "users=0", "failed"), (2, "users=4", "finished")
     ]  # fmt: skip
     assert "workload.users=0" in manifest["jobs"][1]["error"]
-    # the sweep folder is never reused
+    # the same sweep again resumes it: the failed job runs (and fails) again, alone
     again = run_cli(args, tmp_path)
-    assert again.returncode == 2 and "hydra.sweep.dir" in again.stderr
+    assert again.returncode == 1 and "2 job(s) finished earlier are kept" in again.stderr
 
 
 def test_a_sweep_that_succeeds_exits_0(tmp_path):
