@@ -25,7 +25,7 @@ from typing import Any
 
 MANIFEST = "manifest.json"
 SWEEP_FILE = "multirun.yaml"
-_UNSAFE = re.compile(r"[^A-Za-z0-9=,._+\-]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9=,._+\-\[\]]")
 _MAX = 200
 
 
