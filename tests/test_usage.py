@@ -92,3 +92,38 @@ def test_one_cell_times_k_agrees_with_k_cells_simulated_together():
 def test_bad_usage_names_its_key(override, needle):
     with pytest.raises(ConfigError, match=needle):
         apply_usage(compose("demo", [override]))
+
+
+def test_the_usage_ladder_preset_runs_end_to_end_and_reports(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    sweep = tmp_path / "ladder"
+    out = subprocess.run(
+        [sys.executable, "-m", "sim", "--multirun", "+sweep=usage_ladder", "scenario=demo",
+         "usage.max_cell_requests=3000", "usage.min_requests=200", "horizon_s=3600",
+         "workload.clock_start_h=9", "plots=false", "progress=false",
+         f"hydra.sweep.dir={sweep}"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    manifest = json.loads((sweep / "manifest.json").read_text())
+    assert manifest["swept"] == ["usage.requests_per_day"]
+    levels = [float(j["dir"].split("=")[1]) for j in manifest["jobs"]]
+    assert levels[0] == 100 and levels[-1] == 1e7 and len(levels) == 11  # 1e2..1e7, half decades
+    assert all(j["status"] == "finished" for j in manifest["jobs"])
+    cells = []
+    for j in manifest["jobs"]:
+        s = json.loads((sweep / j["dir"] / "summary.json").read_text())
+        r = s["requests"]
+        assert r["arrived"] == r["completed"] + r["failed"] + r["dropped"] + r["in_flight"]
+        assert s["config"]["horizon_s"] - s["warmup_s"] <= 604800
+        cells.append(s["usage"]["cells"])
+    assert cells[0] == 1 and cells[-1] > 1 and cells == sorted(cells)
+    report = subprocess.run(
+        [sys.executable, "-m", "sim.report", str(sweep), "--no-plots"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    assert len((sweep / "report.csv").read_text().splitlines()) == 12  # header + 11 runs
