@@ -128,12 +128,28 @@ def main() -> None:
     app = hydra.main(version_base="1.3", config_path=str(configs_dir()), config_name="config")(
         _task
     )
+    from sim.runfolder import active_sweep, finish_sweep
+
     try:
         app()
     except KeyboardInterrupt as exc:
-        print(_interrupted_line(exc), file=sys.stderr)
+        sweep = active_sweep()
+        if sweep is not None:  # jobs on a cluster may still run: say how to pick them up
+            print(
+                f"sweep interrupted; jobs already submitted to a cluster keep running "
+                f"(squeue); run the same command with hydra.sweep.dir={sweep} to keep what "
+                "finished and run the rest",
+                file=sys.stderr,
+            )
+        else:
+            print(_interrupted_line(exc), file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
+        sweep = active_sweep()
+        if sweep is not None and not traceback_wanted():  # the launcher lost jobs (scancel...)
+            print(f"sweep: the launcher stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+            finish_sweep(sweep)
+            sys.exit(1)
         line = explain(exc, argv)
         if line is None or traceback_wanted():
             raise

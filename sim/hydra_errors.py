@@ -157,7 +157,7 @@ def explain(exc: BaseException, argv: Sequence[str]) -> str | None:
         missing = str(getattr(exc, "missing_cfg_file", "") or "")
         options = list(getattr(exc, "options", None) or [])
         if "/" in missing and options:
-            group, name = missing.split("/", 1)
+            group, name = missing.rsplit("/", 1)  # hydra/launcher/nope: group hydra/launcher
             return (
                 f"configuration error: {group}={name!r} is not a {group}"
                 f"{checks.did_you_mean(name, options)}; choose one of: {', '.join(options)}"

@@ -207,23 +207,41 @@ class RunFolders(Callback):  # type: ignore[misc]
             ensure_writable(folder, "hydra.sweep.dir")
         except ConfigError as exc:
             _refuse(exc)
+        global _active_sweep
+        _active_sweep = folder
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        from sim.sweep import write_manifest
+        global _active_sweep
+        _active_sweep = None
+        if finish_sweep(Path(str(config.hydra.sweep.dir))):
+            sys.exit(1)
 
-        folder = Path(str(config.hydra.sweep.dir))
-        try:
-            write_manifest(folder, SUMMARY, ERROR)
-        except OSError as exc:  # the results are in the job folders either way
-            print(f"sweep: could not write the manifest ({exc})", file=sys.stderr)
-        done, failed = sweep_report(folder)
-        total = done + len(failed)
-        if not failed:
-            print(f"\nsweep: all {total} jobs finished; results in {folder}", file=sys.stderr)
-            return
-        print(
-            f"\nsweep: {len(failed)} of {total} jobs failed (results of the others are in "
-            f"{folder}):\n" + "\n".join(failed),
-            file=sys.stderr,
-        )
-        sys.exit(1)
+
+_active_sweep: Path | None = None  # the sweep this process launched, until it ends
+
+
+def active_sweep() -> Path | None:
+    """The folder of a sweep this process started and has not finished (else None)."""
+    return _active_sweep
+
+
+def finish_sweep(folder: Path) -> int:
+    """Write the manifest and report the jobs that did not finish; 1 if any, else 0."""
+    from sim.sweep import write_manifest
+
+    try:
+        write_manifest(folder, SUMMARY, ERROR)
+    except OSError as exc:  # the results are in the job folders either way
+        print(f"sweep: could not write the manifest ({exc})", file=sys.stderr)
+    done, failed = sweep_report(folder)
+    total = done + len(failed)
+    if not failed:
+        print(f"\nsweep: all {total} jobs finished; results in {folder}", file=sys.stderr)
+        return 0
+    print(
+        f"\nsweep: {len(failed)} of {total} jobs failed (results of the others are in "
+        f"{folder}):\n" + "\n".join(failed) + "\nrun the same command with "
+        f"hydra.sweep.dir={folder} to run those again and keep the others",
+        file=sys.stderr,
+    )
+    return 1

@@ -110,3 +110,21 @@ def test_a_failing_slurm_job_does_not_stop_the_other(slurm_cluster, tmp_path):
     assert not (failed / "summary.json").exists()
     error = json.loads((failed / "error.json").read_text())
     assert "workload.users=0" in error["error"] and "workload.users=0" in error["overrides"]
+
+
+@pytest.mark.slow
+def test_the_usage_ladder_runs_through_slurm(slurm_cluster, tmp_path):
+    sweep = tmp_path / "ladder"
+    args = ["--multirun", "+sweep=usage_ladder", "scenario=copilot_like",
+            "usage.max_cell_requests=3000", "usage.min_requests=200", "horizon_s=3600",
+            "workload.clock_start_h=9", "progress=false", "plots=false",
+            "hydra/launcher=slurm", f"hydra.sweep.dir={sweep}"]  # fmt: skip
+    out = run_cli(args, tmp_path, timeout=SWEEP_TIMEOUT_S * 2)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "all 11 jobs finished" in out.stderr
+    ran_under_slurm(sweep, 11)
+    manifest = json.loads((sweep / "manifest.json").read_text())
+    for job in manifest["jobs"]:
+        summary = json.loads((sweep / job["dir"] / "summary.json").read_text())
+        assert_accounted(summary)
+        assert summary["usage"]["requests_per_day"] == float(job["dir"].split("=")[1])
