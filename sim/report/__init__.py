@@ -1,4 +1,4 @@
-"""``python -m sim.report SWEEP_DIR``: one table and three plots of a whole sweep.
+"""``python -m sim.report SWEEP_DIR``: the tables and plots of a whole sweep.
 
 A sweep (``python -m sim --multirun ...``) leaves one folder per job. This package reads
 them back and answers the question a sweep is run for — how cost and latency change
@@ -15,6 +15,12 @@ with usage:
   requests per day) and the *series* keys (every other swept key: one line per value).
 * :mod:`sim.report.plots` draws ``cost_vs_usage.png``, ``cost_per_request_vs_usage.png``
   and ``latency_vs_usage.png`` (data in, figures out; pyplot imported only there).
+* :mod:`sim.report.stats` pools replications: runs that differ only in ``seed`` become
+  one configuration with a mean and a Student-t 95 % confidence interval per key figure
+  (``report_mean.csv``, and the bands of the plots).
+* :mod:`sim.report.compare` finds where the cost curves of serving choices
+  (``path=[gpu],[api]``) cross and draws ``break_even.png``; :mod:`sim.report.quality`
+  draws ``cost_vs_quality.png`` when the sweep varies a lever.
 * :mod:`sim.report.cli` is the command: arguments, files written atomically, the
   terminal summary and the exit status.
 

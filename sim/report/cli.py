@@ -15,17 +15,23 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sim.checks import ConfigError
-from sim.report.sweep import FAILED, INCOMPLETE, UNREADABLE, Sweep, load_sweep
+from sim.report import compare, quality
+from sim.report.stats import MeanJob, configurations, has_replicates, points, report_mean_csv
+from sim.report.style import short_number
+from sim.report.sweep import FAILED, INCOMPLETE, UNREADABLE, Job, Sweep, load_sweep
 from sim.report.table import Layout, choose_layout, ordered, report_csv, requests_per_day
 
 EXIT_CONFIG = 2
 EXIT_NOTHING_FINISHED = 1
 CSV_NAME = "report.csv"
+MEAN_CSV_NAME = "report_mean.csv"
 MAX_TABLE_ROWS = 30
 
 DESCRIPTION = """\
 Report a sweep: one row per finished run in SWEEP_DIR/report.csv and three plots of
-cost and latency against usage, drawn into SWEEP_DIR.
+cost and latency against usage, drawn into SWEEP_DIR; with seeds swept, the mean and
+95 % confidence interval of each configuration; with serving choices swept, their
+break-even; with a lever swept, cost against quality.
 
 A job is any folder under SWEEP_DIR (any depth) holding .hydra/overrides.yaml,
 summary.json or error.json. Swept keys come from SWEEP_DIR/multirun.yaml and from
@@ -44,6 +50,16 @@ files written to SWEEP_DIR:
   cost_vs_usage.png              monthly cost vs requests/day, log-log, stacked by layer
   cost_per_request_vs_usage.png  cost per request (and per user-month) vs requests/day
   latency_vs_usage.png           latency p50/p95/p99 (and TTFT) vs requests/day
+  report_mean.csv                with seed swept (seed=0,1,2): one row per configuration
+                                 (every swept key but seed), n, seeds, NAME_mean and
+                                 NAME_ci95 (half-width of a Student-t 95 % interval)
+                                 per key figure; the plots then draw means with a band
+  break_even.png                 with a usage key and a serving choice swept
+                                 ('path=[gpu],[api]', or any one other key): monthly
+                                 cost per choice vs requests/day, log-log, crossings
+                                 marked (and printed: "break-even: ...")
+  cost_vs_quality.png            with levers.* swept and a quality model in the runs:
+                                 cost per 1k requests vs acceptable answers (%)
 
 usage is requests per day at the measured rate (arrived x 86400 / measured_s). The
 swept number that sets it (usage.requests_per_day, workload.users, workload.rate_rps,
@@ -57,6 +73,8 @@ example:
       workload.users=5,50,500,5000 levers.cache=off,exact plots=false \\
       hydra.sweep.dir=multirun/demo_users
   python -m sim.report multirun/demo_users
+  python -m sim --multirun +sweep=usage_ladder scenario=demo seed=0,1,2    # CI bands
+  python -m sim --multirun +sweep=usage_ladder scenario=copilot_like 'path=[gpu],[api]'
 """
 
 
@@ -75,7 +93,9 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("sweep_dir", metavar="SWEEP_DIR", help="a sweep folder (multirun/<id>)")
-    p.add_argument("--no-plots", action="store_true", help="write report.csv only")
+    p.add_argument(
+        "--no-plots", action="store_true", help="write report.csv (and report_mean.csv) only"
+    )
     p.add_argument(
         "--usage",
         metavar="KEY",
@@ -119,23 +139,59 @@ def problems(sweep: Sweep) -> list[str]:
     return lines
 
 
+def _pm(job: Job, column: str, fmt: Any = usd) -> str:
+    """``$1,234``, or ``$1,234 ± $56`` for a mean with a confidence interval."""
+    value = (job.summary or {}).get(column)
+    hw = job.half_width.get(column) if isinstance(job, MeanJob) else None
+    if hw is None:
+        return fmt(value)
+    return fmt(value) + " ± " + (fmt(hw) if hw >= 1 or fmt is not usd else f"${short_number(hw)}")
+
+
+def _share(job: Job) -> str:
+    q = (job.summary or {}).get("quality")
+    if q is None:
+        return "—"  # no quality model: nothing in the run can spoil an answer
+    hw = job.half_width.get("quality_acceptable_share") if isinstance(job, MeanJob) else None
+    share = q.get("acceptable_share")
+    text = f"{share:.1%}" if isinstance(share, (int, float)) else "n/a"
+    return text + (f" ± {hw:.1%}" if hw is not None else "")
+
+
+def mean_line(m: MeanJob) -> str:
+    """One configuration's means over its seeds, with 95 % CI half-widths."""
+    p95 = ((m.summary or {}).get("latency_s") or {}).get("p95")
+    hw = m.half_width.get("latency_p95_s")
+    latency = "n/a"
+    if p95 is not None:
+        latency = f"{p95:.3g} s" + (f" ± {hw:.2g} s" if hw is not None else "")
+    return (
+        f"mean of {len(m.runs)} seeds (± 95 % CI): per month {_pm(m, 'monthly_cost_usd')} · "
+        f"per request {_pm(m, 'cost_per_request_usd')} · p95 latency {latency}"
+    )
+
+
 def table(sweep: Sweep, layout: Layout) -> list[str]:
-    """Usage against monthly cost and cost per request, one line per finished run."""
-    keys = [k for k in sweep.swept if k != layout.usage_key]
+    """Usage against monthly cost and cost per request, one line per finished run (per
+    configuration, mean ± 95 % CI half-width, when the plots pool seeds)."""
+    pooled = bool(layout.replicate_key)
+    keys = [k for k in sweep.swept if k != layout.usage_key and not (pooled and k == "seed")]
     keys += [layout.usage_key] if layout.usage_key else []
-    jobs = ordered(sweep.finished, layout)
+    jobs = ordered(points(sweep, layout), layout)
     per_user = any((j.summary or {}).get("cost_per_user_month_usd") is not None for j in jobs)
-    head = [*keys, "requests/day (measured)", "per month", "per request"] + [
-        "per user-month"
-    ] * per_user
+    has_quality = any((j.summary or {}).get("quality") is not None for j in jobs)
+    head = [*keys, *(["n"] if pooled else []), "requests/day (measured)", "per month"]
+    head += ["per request"] + ["per user-month"] * per_user + ["acceptable"] * has_quality
     rows = []
     for job in jobs:
         s = job.summary or {}
         day = requests_per_day(s)
         cells = [job.overrides.get(k, "") for k in keys]
-        cells += [f"{day:,.0f}" if day is not None else "n/a", usd(s.get("monthly_cost_usd"))]
-        cells += [usd(s.get("cost_per_request_usd"))]
-        cells += [usd(s.get("cost_per_user_month_usd"))] * per_user
+        cells += [str(len(job.runs))] if isinstance(job, MeanJob) else []
+        cells += [f"{day:,.0f}" if day is not None else "n/a", _pm(job, "monthly_cost_usd")]
+        cells += [_pm(job, "cost_per_request_usd")]
+        cells += [_pm(job, "cost_per_user_month_usd")] * per_user
+        cells += [_share(job)] * has_quality
         rows.append(cells)
     if not keys:
         head.insert(0, "job")
@@ -180,6 +236,11 @@ def summary_text(sweep: Sweep, layout: Layout, written: list[Path]) -> str:
     swept = ", ".join(sweep.swept) if sweep.swept else "nothing (no key differs between jobs)"
     lines = [head, count, f"swept: {swept}", f"plots: {layout.reason}", ""]
     lines += table(sweep, layout)
+    compared = compare.lines(compare.plan(sweep, layout))
+    compared += quality.lines(quality.plan(sweep, layout))
+    if has_replicates(sweep) and not layout.replicate_key:  # a sweep of seeds alone
+        compared += [mean_line(m) for m in configurations(sweep)]
+    lines += ["", *compared] if compared else []
     extra = problems(sweep)
     if extra:
         lines += ["", *extra]
@@ -231,6 +292,9 @@ def main(argv: list[str] | None = None) -> None:
     written = [sweep.root / CSV_NAME]
     try:
         atomic_write_text(written[0], report_csv(sweep))
+        if has_replicates(sweep):
+            written.append(sweep.root / MEAN_CSV_NAME)
+            atomic_write_text(written[-1], report_mean_csv(sweep))
         if not args.no_plots:
             written += _plots(sweep, layout)
     except OSError as exc:

@@ -9,22 +9,30 @@
   a replica is added.
 * ``latency_vs_usage.png`` — latency p50/p95/p99 (and time to first token p50/p95)
   against requests per day.
+* ``break_even.png`` (:mod:`sim.report.compare`) and ``cost_vs_quality.png``
+  (:mod:`sim.report.quality`), when the sweep compares serving choices or levers.
 
 Every plot draws one line per *series* (a combination of the swept keys other than
 usage, :class:`sim.report.table.Layout`). When the runs do not spread over usage (one
 run, a sweep of a lever alone) the same figures become bars, one per run, and say so
 under the plot. Runs that saw no request have no place on a log axis: they are left
-out of the curves, and the footnote says how many.
+out of the curves, and the footnote says how many. When the sweep pools seeds
+(``Layout.replicate_key``) every figure draws each configuration's mean
+(:class:`sim.report.stats.MeanJob`) with its 95 % confidence interval shaded around
+the line (error bars on bars and lone points).
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sim.costs.layers import LAYERS
 from sim.report import style
+from sim.report.stats import points
 from sim.report.style import (
     LEGEND,
     PERCENTILE_COLORS,
@@ -41,11 +49,13 @@ MAX_STACKED_SERIES = 4  # more series than this: monthly totals only, one line e
 
 
 def _jobs(sweep: Sweep, layout: Layout) -> tuple[list[Job], int]:
-    """The runs a figure draws, and how many finished runs it leaves out (no request)."""
+    """What a figure draws (runs, or each configuration's mean over its seeds), and how
+    many of them it leaves out (no request)."""
+    drawn = points(sweep, layout)
     if layout.bars:
-        return sweep.finished, 0
-    jobs = [j for j in sweep.finished if day(j) > 0]
-    return jobs, len(sweep.finished) - len(jobs)
+        return drawn, 0
+    jobs = [j for j in drawn if day(j) > 0]
+    return jobs, len(drawn) - len(jobs)
 
 
 # -- cost_vs_usage.png ---------------------------------------------------------------------
@@ -80,7 +90,7 @@ def cost_figure(sweep: Sweep, layout: Layout) -> Any:
 def _cost_bars(sweep: Sweep, layout: Layout, title: str) -> Any:
     from sim.plot import LAYER_COLORS
 
-    jobs = sweep.finished
+    jobs, _ = _jobs(sweep, layout)
     layers = _layers(jobs)
     fig, ax = style.plt().subplots(figsize=(max(7.0, 1.5 * len(jobs) + 3), 5), layout="constrained")
     bottom = [0.0] * len(jobs)
@@ -88,8 +98,9 @@ def _cost_bars(sweep: Sweep, layout: Layout, title: str) -> Any:
         vals = [monthly_by_layer(summary(j))[ly] for j in jobs]
         ax.bar(range(len(jobs)), vals, bottom=bottom, color=LAYER_COLORS[ly], width=0.6)
         bottom = [b + v for b, v in zip(bottom, vals)]
-    style.on_top(ax, range(len(jobs)), bottom, usd_tick)
-    log = style.bars(ax, jobs, sweep, bottom, usd_tick)
+    tops = style.error_bars(ax, range(len(jobs)), jobs, "monthly_cost_usd")
+    style.on_top(ax, range(len(jobs)), bottom, usd_tick, tops)
+    log = style.bars(ax, jobs, sweep, [max(b, t or 0.0) for b, t in zip(bottom, tops)], usd_tick)
     ax.set_ylabel("cost per month (USD" + (", log scale)" if log else ")"))
     ax.set_title(title)
     _layer_legend(fig, layers)
@@ -138,6 +149,7 @@ def _cost_stacks(
                     target.bar(left, vals[0], width=width, bottom=base, color=c, align="edge")
                     base += vals[0]
         ax.plot(xs, tot, "o", color="black", ms=3.5, zorder=5)
+        style.band(ax, members, xs, "monthly_cost_usd", "black", bars=True)
         style.label_points(ax, layout, members, xs, tot)
         ax.set_yscale("log")
         ax.set_ylim(*ylim)
@@ -152,7 +164,8 @@ def _cost_stacks(
     if any(groups):
         fig.suptitle(title)
     _layer_legend(fig, layers)
-    style.footnote(fig, layout, jobs, left_out, style.monthly_note(jobs), "black dots: total")
+    total = "black dots: total" + (" (error bars: its 95 % CI)" if layout.replicate_key else "")
+    style.footnote(fig, layout, jobs, left_out, style.monthly_note(jobs), total)
     return fig
 
 
@@ -163,8 +176,10 @@ def _cost_totals(
     colors = style.colors(list(groups))
     for name, members in groups.items():
         ys = [summary(j).get("monthly_cost_usd") or 0.0 for j in members]
+        xs = [day(j) for j in members]
         label = style.legend_label(name, layout)
-        ax.plot([day(j) for j in members], ys, "o-", color=colors[name], label=label, ms=4)
+        ax.plot(xs, ys, "o-", color=colors[name], label=label, ms=4)
+        style.band(ax, members, xs, "monthly_cost_usd", colors[name])
     ax.set_yscale("log")
     style.ticks(ax.yaxis, [summary(j).get("monthly_cost_usd") or 0.0 for j in jobs], usd_tick, True)
     style.x_usage(ax, jobs)
@@ -201,8 +216,10 @@ def cost_per_request_figure(sweep: Sweep, layout: Layout) -> Any:
         if layout.bars:
             heights = [v or 0.0 for v in values]
             ax.bar(range(len(jobs)), heights, color=style.ONE_SERIES, width=0.6)
-            style.on_top(ax, range(len(jobs)), values, usd_tick)
-            log = style.bars(ax, jobs, sweep, heights, usd_tick)
+            tops = style.error_bars(ax, range(len(jobs)), jobs, key)
+            style.on_top(ax, range(len(jobs)), values, usd_tick, tops)
+            highest = [max(h, t or 0.0) for h, t in zip(heights, tops)]
+            log = style.bars(ax, jobs, sweep, highest, usd_tick)
         else:
             for name, members in groups.items():
                 pts = [(day(j), summary(j).get(key), j) for j in members]
@@ -212,6 +229,7 @@ def cost_per_request_figure(sweep: Sweep, layout: Layout) -> Any:
                 xs, ys, js = (list(t) for t in zip(*pts))
                 label = style.legend_label(name, layout)
                 ax.plot(xs, ys, "o-", color=colors[name], label=label, ms=4)
+                values += style.band(ax, js, xs, key, colors[name])
                 if len(groups) == 1:
                     style.label_points(ax, layout, js, xs, ys)
                 last = (xs[-1], ys[-1])
@@ -266,14 +284,17 @@ def latency_figure(sweep: Sweep, layout: Layout) -> Any:
                 xs = [i + (k - (n - 1) / 2) * 0.8 / n for i in range(len(jobs))]
                 ys = [value(j, p) or 0.0 for j in jobs]
                 ax.bar(xs, ys, width=0.8 / n, label=p, color=PERCENTILE_COLORS[p])
+                style.error_bars(ax, xs, jobs, f"{key[:-2]}_{p}_s")
             log = style.bars(ax, jobs, sweep, present, seconds_tick)
         else:
             for name, members in groups.items():
                 for p, ls in pcts:
-                    pts = [(day(j), y) for j in members if (y := value(j, p)) is not None]
+                    pts = [(day(j), y, j) for j in members if (y := value(j, p)) is not None]
                     color = colors[name] if len(groups) > 1 else PERCENTILE_COLORS[p]
                     if pts:
-                        ax.plot(*zip(*pts), ls=ls, marker="o", ms=3.5, color=color)
+                        xs, ys, js = (list(t) for t in zip(*pts))
+                        ax.plot(xs, ys, ls=ls, marker="o", ms=3.5, color=color)
+                        present += style.band(ax, js, xs, f"{key[:-2]}_{p}_s", color, alpha=0.12)
             log = style.y_scale(ax, present, seconds_tick)
             style.x_usage(ax, jobs)
         ax.set_title(what, fontsize=10)
@@ -299,16 +320,32 @@ FIGURES = (
     ("cost_per_request_vs_usage.png", cost_per_request_figure),
     ("latency_vs_usage.png", latency_figure),
 )
+BREAK_EVEN = "break_even.png"
+COST_VS_QUALITY = "cost_vs_quality.png"
+
+
+def figures(sweep: Sweep, layout: Layout) -> list[tuple[str, Callable[[], Any]]]:
+    """The plots of this sweep: the three above, then break-even and cost vs quality
+    when the sweep compares serving choices or levers (:mod:`sim.report.compare`,
+    :mod:`sim.report.quality`)."""
+    from sim.report import compare, quality
+
+    out = [(name, partial(draw, sweep, layout)) for name, draw in FIGURES]
+    if (choice := compare.plan(sweep, layout)).key:
+        out.append((BREAK_EVEN, partial(compare.break_even_figure, sweep, layout, choice)))
+    if (levers := quality.plan(sweep, layout)).groups:
+        out.append((COST_VS_QUALITY, partial(quality.quality_figure, sweep, layout, levers)))
+    return out
 
 
 def save_plots(sweep: Sweep, layout: Layout, out_dir: Path) -> list[Path]:
-    """Draw the three plots into ``out_dir`` (atomically) and return their paths."""
+    """Draw the plots into ``out_dir`` (atomically) and return their paths."""
     from sim.outputs import atomic_write_bytes
 
     plt = style.plt()
     written = []
-    for name, draw in FIGURES:
-        fig = draw(sweep, layout)
+    for name, draw in figures(sweep, layout):
+        fig = draw()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
         plt.close(fig)

@@ -209,13 +209,13 @@ def bars(ax: Any, jobs: list[Job], sweep: Sweep, values: list[float], fmt: Any) 
     return log
 
 
-def on_top(ax: Any, xs: Any, values: list[Any], fmt: Any) -> None:
-    """Each bar's value written above it."""
-    for x, v in zip(xs, values):
+def on_top(ax: Any, xs: Any, values: list[Any], fmt: Any, at: list[Any] | None = None) -> None:
+    """Each bar's value written above it (above ``at``, an error bar's top, where given)."""
+    for x, v, y in zip(xs, values, at or values):
         text = fmt(v) if v is not None else "n/a"
         ax.annotate(
             text,
-            (x, v or 0.0),
+            (x, (y if y is not None else v) or 0.0),
             ha="center",
             va="bottom",
             fontsize=8,
@@ -239,6 +239,58 @@ def label_points(ax: Any, layout: Layout, jobs: list[Job], xs: list[float], ys: 
             color="dimgrey",
             bbox=box,
         )
+
+
+def band(
+    ax: Any,
+    jobs: list[Job],
+    xs: list[float],
+    column: str,
+    color: Any,
+    alpha: float = 0.18,
+    bars: bool = False,
+) -> list[float]:
+    """Shade the 95 % CI of ``column`` around the means (of :class:`MeanJob` points).
+
+    A lone point (or, with ``bars``, every point: over a stacked area a shade would read
+    as a layer) gets an error bar instead. A lower bound below a twentieth of the mean
+    (a noisy figure over few seeds) is drawn there, so that a log axis keeps its range.
+    Returns the upper bounds, for the axis limits.
+    """
+    from sim.report.stats import MeanJob
+
+    pts = []
+    for x, job in zip(xs, jobs):
+        if isinstance(job, MeanJob) and (ci := job.interval(column)):
+            mean = job.means[column] or 0.0
+            pts.append((x, max(ci[0], mean / 20), ci[1], mean))
+    if pts and (bars or len(pts) == 1):
+        px, low, high, mean = (list(t) for t in zip(*pts))
+        yerr = [[m - lo for m, lo in zip(mean, low)], [h - m for h, m in zip(high, mean)]]
+        ax.errorbar(px, mean, yerr=yerr, fmt="none", ecolor=color, capsize=3, lw=1, zorder=6)
+    elif pts:
+        px, low, high, _ = zip(*pts)
+        ax.fill_between(px, low, high, color=color, alpha=alpha, lw=0)
+    return [p[2] for p in pts]
+
+
+def error_bars(
+    ax: Any, xs: Any, jobs: list[Job], column: str, scale: float = 1.0
+) -> list[float | None]:
+    """The 95 % CI of ``column`` as a black error bar on each bar of a mean; returns the
+    bars' tops (None where there is none)."""
+    from sim.report.stats import MeanJob
+
+    tops: list[float | None] = []
+    for x, job in zip(xs, jobs):
+        tops.append(None)
+        if isinstance(job, MeanJob) and (ci := job.interval(column)):
+            tops[-1] = ci[1] * scale
+            mean = (job.means[column] or 0.0) * scale
+            low = max(ci[0] * scale, mean / 20)
+            yerr = [[mean - low], [ci[1] * scale - mean]]
+            ax.errorbar([x], [mean], yerr=yerr, fmt="none", ecolor="black", capsize=4, lw=1)
+    return tops
 
 
 def footnote(fig: Any, layout: Layout, jobs: list[Job], left_out: int, *extra: str) -> None:

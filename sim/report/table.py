@@ -96,7 +96,8 @@ def row(job: Job, sweep: Sweep) -> dict[str, Any]:
     return out
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A CSV cell: empty for None and for a value that is not finite."""
     if value is None:
         return ""
     if isinstance(value, float):
@@ -112,7 +113,7 @@ def report_csv(sweep: Sweep) -> str:
     writer.writerow(header)
     for job in sweep.finished:
         r = row(job, sweep)
-        writer.writerow([_cell(r.get(c)) for c in header])
+        writer.writerow([cell(r.get(c)) for c in header])
     return buf.getvalue()
 
 
@@ -132,6 +133,7 @@ USAGE_SUFFIXES = (
     "trace.speedup",
 )
 SAME_USAGE = 1.5  # runs whose requests/day all lie within this factor are "the same usage"
+SEED = "seed"  # runs that differ only in it are replications (sim.report.stats)
 
 
 @dataclass
@@ -142,6 +144,7 @@ class Layout:
     series_keys: list[str]  # other swept keys that vary: one line per combination
     bars: bool  # True: one bar per run instead of curves against usage
     reason: str  # one sentence a reader sees in the terminal and under the plots
+    replicate_key: str | None = None  # "seed": runs differing only in it are pooled
 
     def series_of(self, job: Job) -> str:
         """The legend label of ``job``'s series ('' when there is one series)."""
@@ -209,14 +212,18 @@ def choose_layout(sweep: Sweep, usage_key: str | None = None) -> Layout:
 
     Curves need a series with two runs or more whose requests/day differ by
     :data:`SAME_USAGE` or more; otherwise (one run, a sweep of levers or scenarios alone)
-    the plots draw one bar per run.
+    the plots draw one bar per run. Seeds are pooled (see :func:`replications`): the
+    seed is then no series key, and ``replicate_key`` says so.
     """
     usage = usage_key or choose_usage_key(sweep)
     varying = []
     for key in sweep.swept:
         if key != usage and len({j.overrides.get(key) for j in sweep.finished}) > 1:
             varying.append(key)
-    layout = Layout(usage, varying, False, "")
+    seeds = replications(sweep, usage, varying)
+    if seeds:
+        varying.remove(SEED)
+    layout = Layout(usage, varying, False, "", SEED if seeds else None)
     groups: dict[str, list[float]] = {}
     for job in sweep.finished:
         if day := requests_per_day(job.summary or {}):
@@ -229,12 +236,37 @@ def choose_layout(sweep: Sweep, usage_key: str | None = None) -> Layout:
         lo, hi = (_compact(min(days)), _compact(max(days))) if days else ("no", "no")
         span = f"all at {lo}" if lo == hi else f"{lo}–{hi}"
         layout.bars = True
-        layout.reason = f"{what}, not usage ({span} requests/day): one bar per run"
+        per = "configuration" if seeds else "run"
+        layout.reason = f"{what}, not usage ({span} requests/day): one bar per {per}"
     else:
         layout.reason = (
             f"usage set by {usage}" if usage else "no swept key sets usage: x is measured usage"
         ) + (f"; one line per {', '.join(varying)}" if varying else "")
+    if seeds:
+        shown = "error bars" if layout.bars else "band"
+        layout.reason += f"; mean of {seeds} seeds, 95 % CI {shown}"
     return layout
+
+
+def replications(sweep: Sweep, usage: str | None, varying: list[str]) -> str:
+    """How many seeds the plots pool per configuration (``'3'``, ``'2–3'``), or ``''``.
+
+    Runs that differ only in ``seed`` are replications of one configuration. The plots
+    pool them (mean and 95 % CI) when the sweep varies something else to draw them
+    against: usage, or another key. A sweep of seeds alone keeps one bar per seed: the
+    spread is what it shows (``report_mean.csv`` has their mean all the same).
+    """
+    if SEED not in varying or not (usage or len(varying) > 1):
+        return ""
+    keys = [k for k in sweep.swept if k != SEED]
+    sizes: dict[tuple, int] = {}
+    for job in sweep.finished:
+        config = tuple(job.overrides.get(k) for k in keys)
+        sizes[config] = sizes.get(config, 0) + 1
+    low, high = min(sizes.values()), max(sizes.values())
+    if high < 2:
+        return ""
+    return str(high) if low == high else f"{low}–{high}"
 
 
 def _compact(x: float) -> str:
