@@ -145,12 +145,13 @@ def main() -> None:
             print(_interrupted_line(exc), file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
+        line = explain(exc, argv)
         sweep = active_sweep()
-        if sweep is not None and not traceback_wanted():  # the launcher lost jobs (scancel...)
+        if sweep is not None and line is None and not traceback_wanted():
+            # the launcher lost jobs (SLURM killed them): say what finished and what did not
             print(f"sweep: the launcher stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
             finish_sweep(sweep)
             sys.exit(1)
-        line = explain(exc, argv)
         if line is None or traceback_wanted():
             raise
         print(line, file=sys.stderr)

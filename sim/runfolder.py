@@ -122,18 +122,18 @@ def _overrides(folder: Path) -> str:
 
 def sweep_report(sweep_dir: Path) -> tuple[int, list[str]]:
     """``(jobs finished, one line per job that did not finish)``."""
-    from sim.sweep import jobs
+    from sim.sweep import job_table
 
-    done, failed = 0, []
-    for folder in jobs(sweep_dir):
-        if (folder / SUMMARY).exists():
-            done += 1
-            continue
-        try:
-            error = json.loads((folder / ERROR).read_text())["error"]
-        except (OSError, ValueError, KeyError):
-            error = "no result: the job did not finish (killed, out of time, or still running)"
-        failed.append(f"  {folder.name}: {_overrides(folder)}\n      {error}")
+    return _report(job_table(sweep_dir, SUMMARY, ERROR))
+
+
+def _report(entries: list[dict[str, Any]]) -> tuple[int, list[str]]:
+    done = sum(1 for e in entries if e["status"] == "finished")
+    failed = [
+        f"  {e['dir']}: {' '.join(e['overrides'])}\n      {e.get('error')}"
+        for e in entries
+        if e["status"] != "finished"
+    ]
     return done, failed
 
 
@@ -230,11 +230,14 @@ def finish_sweep(folder: Path) -> int:
     from sim.sweep import write_manifest
 
     try:
-        write_manifest(folder, SUMMARY, ERROR)
+        done, failed = _report(write_manifest(folder, SUMMARY, ERROR))
     except OSError as exc:  # the results are in the job folders either way
         print(f"sweep: could not write the manifest ({exc})", file=sys.stderr)
-    done, failed = sweep_report(folder)
+        done, failed = sweep_report(folder)
     total = done + len(failed)
+    if not total:
+        print(f"\nsweep: no job ran; nothing in {folder}", file=sys.stderr)
+        return 1
     if not failed:
         print(f"\nsweep: all {total} jobs finished; results in {folder}", file=sys.stderr)
         return 0

@@ -9,7 +9,9 @@
   ``<num>_<scenario>`` or gets ``_<num>`` added.
 * :func:`write_manifest` writes ``manifest.json`` at the end of a sweep: the command's
   overrides, the swept keys, and per job its number, folder, overrides and status
-  (``finished``, ``failed`` with the error, or ``missing``).
+  (``finished``, ``failed`` with the error, or ``missing``). The jobs are those the
+  sweep's overrides expand to (so a job a cluster never started is listed too) and any
+  other job folder found.
 
 Folder names keep to characters every file system takes: ``/`` and other separators in
 values become ``_``, and a name longer than 200 characters is cut and ends in its job
@@ -128,8 +130,86 @@ def jobs(sweep_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: (_job_num(p) is None, _job_num(p) or 0, str(p)))
 
 
-def write_manifest(sweep_dir: Path, summary: str, error: str) -> Path:
-    """``manifest.json``: the sweep's overrides, swept keys and every job's status."""
+def expected_jobs(sweep_dir: Path) -> list[list[str]] | None:
+    """Every job's overrides, as Hydra's basic sweeper expands the sweep recorded in
+    ``multirun.yaml`` (preset params first, then the command line); None if unknown."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from omegaconf import OmegaConf
+
+    try:
+        saved = OmegaConf.load(sweep_dir / SWEEP_FILE)
+    except (OSError, ValueError):
+        return None
+    params = OmegaConf.select(saved, "hydra.sweeper.params", default=None) or {}
+    task = [str(t) for t in OmegaConf.select(saved, "hydra.overrides.task", default=[]) or []]
+    try:
+        parsed = OverridesParser.create().parse_overrides(
+            [f"{k}={v}" for k, v in dict(params).items()] + task
+        )
+        (batch,) = BasicSweeper.split_arguments(parsed, None)
+    except Exception:  # noqa: BLE001 - another sweeper's syntax: fall back to the folders
+        return None
+    return [list(job) for job in batch]
+
+
+def job_table(sweep_dir: Path, summary: str, error: str) -> list[dict[str, Any]]:
+    """One entry per job of the sweep: the jobs expected from its overrides (so that a
+    job that never started is listed) and every job folder found, with its status."""
+    swept = swept_keys(sweep_dir)
+    folders = jobs(sweep_dir)
+    by_num = {n: f for f in folders if (n := _job_num(f)) is not None}
+    entries: list[dict[str, Any]] = []
+    expected = expected_jobs(sweep_dir) or []
+    seen: set[Path] = set()
+    for num, overrides in enumerate(expected):
+        folder = by_num.get(num)
+        scenario = next((o.split("=", 1)[1] for o in overrides if _key(o) == "scenario"), "job")
+        name = folder.name if folder else dirname(overrides, swept, num, scenario)
+        entries.append(_entry(sweep_dir, folder, num, name, overrides, summary, error))
+        if folder is not None:
+            seen.add(folder)
+    for folder in folders:
+        if folder not in seen:
+            rel = str(folder.relative_to(sweep_dir))
+            overrides = _job_overrides(folder)
+            entries.append(
+                _entry(sweep_dir, folder, _job_num(folder), rel, overrides, summary, error)
+            )
+    return entries
+
+
+def _entry(
+    sweep_dir: Path,
+    folder: Path | None,
+    num: int | None,
+    name: str,
+    overrides: list[str],
+    summary: str,
+    error: str,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"num": num, "dir": name, "overrides": overrides}
+    if folder is not None and (folder / summary).exists():
+        entry["status"] = "finished"
+    elif folder is not None and (folder / error).exists():
+        entry["status"] = "failed"
+        try:
+            entry["error"] = json.loads((folder / error).read_text())["error"]
+        except (OSError, ValueError, KeyError):
+            entry["error"] = None
+    else:
+        entry["status"] = "missing"
+        entry["error"] = (
+            "no result: the job did not finish (killed, out of time, or still running)"
+            if folder is not None
+            else "no result: the job never started (its folder does not exist)"
+        )
+    return entry
+
+
+def write_manifest(sweep_dir: Path, summary: str, error: str) -> list[dict[str, Any]]:
+    """``manifest.json``: the sweep's overrides, swept keys and every job's status;
+    returns the jobs' entries."""
     from omegaconf import OmegaConf
 
     from sim.outputs import atomic_write_text
@@ -139,30 +219,12 @@ def write_manifest(sweep_dir: Path, summary: str, error: str) -> Path:
         task = [str(t) for t in OmegaConf.select(saved, "hydra.overrides.task", default=[]) or []]
     except (OSError, ValueError):
         task = []
-    entries = []
-    for folder in jobs(sweep_dir):
-        entry: dict[str, Any] = {
-            "num": _job_num(folder),
-            "dir": str(folder.relative_to(sweep_dir)),
-            "overrides": _job_overrides(folder),
-        }
-        if (folder / summary).exists():
-            entry["status"] = "finished"
-        elif (folder / error).exists():
-            entry["status"] = "failed"
-            try:
-                entry["error"] = json.loads((folder / error).read_text())["error"]
-            except (OSError, ValueError, KeyError):
-                entry["error"] = None
-        else:
-            entry["status"] = "missing"
-        entries.append(entry)
+    entries = job_table(sweep_dir, summary, error)
     manifest = {
         "sweep_dir": str(sweep_dir),
         "overrides": task,
         "swept": swept_keys(sweep_dir),
         "jobs": entries,
     }
-    path = sweep_dir / MANIFEST
-    atomic_write_text(path, json.dumps(manifest, indent=2) + "\n")
-    return path
+    atomic_write_text(sweep_dir / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    return entries

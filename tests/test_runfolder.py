@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from cli_runner import lines, run_cli
 
@@ -185,3 +186,22 @@ def test_rerunning_an_interrupted_sweep_keeps_what_finished(tmp_path):
     assert not (sweep / "seed=2" / "error.json").exists()
     other = run_cli(["--multirun", *QUICK, "seed=1,3", f"hydra.sweep.dir={sweep}"], tmp_path)
     assert other.returncode == 2 and "already holds another sweep" in other.stderr
+
+
+def test_jobs_a_launcher_loses_are_listed_and_the_sweep_resumes(tmp_path):
+    import os
+
+    sweep = tmp_path / "sweep"
+    tests = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "PYTHONPATH": tests + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    args = ["--multirun", *QUICK, "seed=1,2", f"hydra.sweep.dir={sweep}",
+            "hydra.launcher._target_=hydra_plugins.lost_job_launcher.LosingLauncher"]  # fmt: skip
+    out = run_cli(args, tmp_path, env=env)
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    assert "sweep: the launcher stopped: UncompletedJobError" in out.stderr
+    assert "1 of 2 jobs failed" in out.stderr and "never started" in out.stderr
+    manifest = json.loads((sweep / "manifest.json").read_text())
+    assert [j["status"] for j in manifest["jobs"]] == ["finished", "missing"]
+    again = run_cli(args[:-1], tmp_path)  # the same sweep, with a launcher that loses nothing
+    assert again.returncode == 0 and "1 job(s) finished earlier are kept" in again.stderr
