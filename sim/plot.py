@@ -217,23 +217,24 @@ def load_figure(summary: dict[str, Any], ts: dict[str, list[float]]) -> Any:
     return fig
 
 
-def save_run_plots(result: Any, out_dir: Path) -> list[Path]:
-    """Draw the three run plots into ``out_dir`` (atomically) and return their paths."""
+def save_png(fig: Any, path: Path) -> Path:
+    """Write ``fig`` to ``path`` as a PNG, atomically, and close it."""
+    import io
+
     from sim.outputs import atomic_write_bytes
 
-    plt = _plt()
-    out = []
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    _plt().close(fig)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)
+
+
+def save_run_plots(result: Any, out_dir: Path) -> list[Path]:
+    """Draw the three run plots into ``out_dir`` (atomically) and return their paths."""
     figs = {
         "cost_by_layer.png": cost_by_layer_figure(result.summary, result.ledger_rows),
         "latency.png": latency_figure(result.summary, result.latency, result.ttft),
         "load.png": load_figure(result.summary, result.timeseries),
     }
-    import io
-
-    for name, fig in figs.items():
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
-        atomic_write_bytes(Path(out_dir) / name, buf.getvalue())
-        out.append(Path(out_dir) / name)
-    return out
+    return [save_png(fig, Path(out_dir) / name) for name, fig in figs.items()]

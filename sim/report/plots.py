@@ -24,7 +24,6 @@ the line (error bars on bars and lone points).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -340,15 +339,8 @@ def figures(sweep: Sweep, layout: Layout) -> list[tuple[str, Callable[[], Any]]]
 
 def save_plots(sweep: Sweep, layout: Layout, out_dir: Path) -> list[Path]:
     """Draw the plots into ``out_dir`` (atomically) and return their paths."""
-    from sim.outputs import atomic_write_bytes
 
-    plt = style.plt()
-    written = []
-    for name, draw in figures(sweep, layout):
-        fig = draw()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=110)
-        plt.close(fig)
-        atomic_write_bytes(Path(out_dir) / name, buf.getvalue())
-        written.append(Path(out_dir) / name)
-    return written
+    from sim.plot import save_png
+
+    style.plt()  # the house style, before any figure is drawn
+    return [save_png(draw(), Path(out_dir) / name) for name, draw in figures(sweep, layout)]
