@@ -52,6 +52,11 @@ class Built:
     def observables(self) -> list[Observable]:
         return [c for c in self.components.values() if isinstance(c, Observable)]
 
+    @property
+    def backgrounds(self) -> list[Any]:
+        """Components with processes of their own (``start()``: shifts, pipelines, drift)."""
+        return [c for c in self.components.values() if callable(getattr(c, "start", None))]
+
 
 def build_arrivals(cfg: Any, ctx: SimContext) -> ArrivalProcess:
     """The arrival process named by ``workload.arrival``, started ``clock_start_h`` into the week."""
@@ -240,6 +245,8 @@ def check(cfg: Any) -> None:
         )
     for i, name in enumerate(cfg.path):
         check_name(f"path[{i}]", name, known)
+    for i, name in enumerate(cfg.services):
+        check_name(f"services[{i}]", name, known)
 
 
 def check_name(key: str, name: Any, known: list[str]) -> None:
@@ -344,6 +351,8 @@ def build(cfg: Any) -> Built:
     )
     b = Builder(cfg, ctx)
     path = list(b.path(cfg.path, "path").stages)
+    for i, name in enumerate(cfg.services):  # they run beside the path (pipelines, shifts)
+        b.component(name, f"services[{i}]")
     needs = {a for c in b.components.values() for a in getattr(c, "needs", ())}
     arrivals, tokens = build_arrivals(cfg, ctx), build_tokens(cfg, ctx)
     attributes = _attributes(needs, cfg, ctx, arrivals)

@@ -192,6 +192,7 @@ LEVERS: dict[str, tuple[str, ...]] = {
     "cache": ("off", "exact", "semantic"),
     "context": ("full", "selective"),
     "routing": ("off", "by_complexity"),
+    "review": ("none", "sample", "selective", "all"),
 }
 
 
@@ -207,6 +208,7 @@ class LeversConfig:
     cache: str | None = knob(None, choices=LEVERS["cache"], none_ok=True)
     context: str | None = knob(None, choices=LEVERS["context"], none_ok=True)
     routing: str | None = knob(None, choices=LEVERS["routing"], none_ok=True)
+    review: str | None = knob(None, choices=LEVERS["review"], none_ok=True)
 
 
 @dataclass
@@ -235,6 +237,8 @@ class RunConfig:
     plots: bool = True
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
     path: list[str] = field(default_factory=list)  # component names, in order
+    # components that run beside the path, not in it (data pipelines, monitoring jobs)
+    services: list[str] = field(default_factory=list)
     levers: LeversConfig = field(default_factory=LeversConfig)
     usage: UsageConfig = field(default_factory=UsageConfig)
     # lever -> value -> {dotted key: value} that the value sets (see LeversConfig)

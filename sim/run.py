@@ -127,6 +127,8 @@ def run(cfg: Any) -> RunResult:
 
     source = RequestSource(ctx, built.arrivals, built.tokens, built.path, built.attributes)
     source.start()
+    for comp in built.backgrounds:  # processes beside the requests (shifts, pipelines)
+        comp.start()
     edges = bucket_edges(ctx.horizon_s, ctx.warmup_s, ctx.bucket_s)
     progress = _progress_bar(cfg, ctx.horizon_s)
     env.process(_ticker(built, edges, progress))
