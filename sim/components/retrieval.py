@@ -12,7 +12,10 @@ Mechanism
 
 Quality
     With probability ``full_miss_prob`` / ``selective_miss_prob`` the retrieved context
-    lacks what the answer needs, and the answer is not acceptable.
+    lacks what the answer needs, and the answer is not acceptable. A store linked to a
+    data pipeline (``pipeline: NAME``, :mod:`sim.components.pipeline`) also misses when
+    the query is about a document the index does not show yet: with ``s`` the pipeline's
+    stale share when the query arrives, ``p_miss = miss_prob + (1 - miss_prob) × s``.
 
 Accounting (layer ``context_retrieval``)
     Per query: read units ``max(0.25, index_gb)`` (a serverless store reads the whole
@@ -62,6 +65,7 @@ class VectorStore:
         usd_per_month: float,
         rng: Any,
         miss_prob: float = 0.0,
+        pipeline: Any = None,
     ) -> None:
         self.name = name
         self._env: simpy.Environment = ctx.env
@@ -79,7 +83,9 @@ class VectorStore:
         self._latency = lognormal_draws(checks.rng("rng", rng), latency_median_s, latency_sigma)
         self.miss_prob = checks.probability("miss_prob", miss_prob)
         self._u = BlockDraws(rng.random)
-        self.affects_quality = self.miss_prob > 0
+        self.pipeline = pipeline  # has stale_share(now): the index's staleness, or None
+        self.affects_quality = self.miss_prob > 0 or pipeline is not None
+        self.stale_share_total = 0.0
         self.queries = 0
         self.wait_s_total = 0.0
         ctx.ledger.series(LAYER, name)
@@ -88,14 +94,19 @@ class VectorStore:
         """Wait for a query slot, retrieve, add the chunks to the prompt, charge the query."""
         env = self._env
         arrived = env.now
+        miss_prob, stale = self.miss_prob, 0.0
+        if self.pipeline is not None:  # a question about what the index does not show yet
+            stale = self.pipeline.stale_share(arrived)
+            miss_prob += (1.0 - miss_prob) * stale
         with self._slots.request() as slot:
             yield slot
             if req.arrived_at >= self._warmup_s:
                 self.queries += 1
                 self.wait_s_total += env.now - arrived
+                self.stale_share_total += stale
             yield env.timeout(self._latency.next() + self.rerank_s)
         req.prompt_tokens += self.chunks * self.chunk_tokens
-        if self.miss_prob > 0.0 and self._u.next() < self.miss_prob:
+        if miss_prob > 0.0 and self._u.next() < miss_prob:
             req.ok = False  # the context lacks what the answer needs
         self._ledger.charge(env.now, LAYER, self.name, self.usd_per_query)
 
@@ -110,7 +121,7 @@ class VectorStore:
 
     def report(self) -> dict[str, Any]:
         """What ``summary.json`` shows of this store."""
-        return {
+        out = {
             "kind": "vector_store",
             "queries": self.queries,
             "mean_wait_s": self.wait_s_total / self.queries if self.queries else None,
@@ -118,6 +129,12 @@ class VectorStore:
             "context_tokens_per_query": self.chunks * self.chunk_tokens,
             "usd_per_query": self.usd_per_query,
         }
+        if self.pipeline is not None:  # the mean probability a query found the index stale
+            out["pipeline"] = self.pipeline.name
+            out["mean_stale_share"] = (
+                self.stale_share_total / self.queries if self.queries else None
+            )
+        return out
 
 
 @dataclass
@@ -153,12 +170,20 @@ class VectorStoreConfig:
     # to set per corpus: fewer chunks miss more often, a re-ranker recovers part of it.
     full_miss_prob: float = knob(0.02, ge=0, le=1)
     selective_miss_prob: float = knob(0.05, ge=0, le=1)
+    # The data pipeline that feeds this index (pipelines.NAME): a stale index misses more.
+    pipeline: str | None = None
 
 
 @register("stores", VectorStoreConfig)
 def build_store(b: Any, name: str, c: Any) -> VectorStore:
     """A vector store: retrieved chunks add to the prompt; queries and storage are priced."""
     selective = c.context == "selective"
+    pipeline = None
+    if c.pipeline is not None:
+        key = f"stores.{name}.pipeline"
+        pipeline = b.component(c.pipeline, key)
+        if not callable(getattr(pipeline, "stale_share", None)):
+            checks.fail(key, c.pipeline, "is not a data pipeline: name one under pipelines.NAME")
     per_query = (
         max(0.25, c.index_gb) * c.usd_per_million_read_units / 1e6
         + c.query_tokens * c.embed_usd_per_mtok / 1e6
@@ -177,4 +202,5 @@ def build_store(b: Any, name: str, c: Any) -> VectorStore:
         usd_per_month=c.index_gb * c.usd_per_gb_month,
         rng=b.ctx.rng.stream(f"stores.{name}"),
         miss_prob=c.selective_miss_prob if selective else c.full_miss_prob,
+        pipeline=pipeline,
     )

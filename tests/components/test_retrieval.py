@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf, open_dict
 
+from sim.build import build
+from sim.checks import ConfigError
+from sim.components.pipeline import PipelineConfig
 from sim.components.retrieval import VectorStoreConfig
 from sim.compose import compose
 from sim.run import run
@@ -67,3 +70,49 @@ def test_every_query_and_the_storage_are_charged():
     assert rep["queries"] * per_query + storage - charged == pytest.approx(0, abs=3 * per_query)
     assert rep["usd_per_query"] == pytest.approx(per_query, rel=1e-12)
     assert s["layers"]["context_retrieval"]["active"]
+
+
+def _fed_by(cfg: object, **pipe) -> object:
+    """``cfg`` with the pipeline ``ingest`` that the store names (``pipeline: ingest``)."""
+    with open_dict(cfg):
+        cfg.pipelines["ingest"] = OmegaConf.structured(PipelineConfig(**pipe))
+    return cfg
+
+
+def test_a_stale_index_lowers_the_acceptable_share():
+    """Half the questions are about documents of the last hour. Refreshed at once, the
+    index shows them within seconds; refreshed hourly, a document waits half an hour on
+    average: stale share = 0.5 x (t mod 3600) / 3600, 0.25 over the measured window."""
+    over = ["workload.rate_rps=2", "horizon_s=5400", "warmup_s=1800"]
+    pipe = dict(docs_per_day=20000, fresh_query_share=0.5, fresh_window_s=3600.0)
+    runs = {}
+    for refresh_s in (0.0, 3600.0):
+        cfg = _with_store(over, full_miss_prob=0.0, servers=64, pipeline="ingest")
+        runs[refresh_s] = run(_fed_by(cfg, refresh_s=refresh_s, **pipe)).summary
+    fast, slow = runs[0.0], runs[3600.0]
+    assert fast["requests"]["arrived"] == slow["requests"]["arrived"]
+    assert fast["components"]["docs"]["mean_stale_share"] < 0.002  # ~0.5 x 0.75 / 833
+    assert fast["quality"]["acceptable_share"] > 0.995
+    stale = slow["components"]["docs"]["mean_stale_share"]
+    assert stale == pytest.approx(0.25, abs=0.02)
+    assert slow["quality"]["acceptable_share"] == pytest.approx(1 - stale, abs=0.02)
+    assert slow["quality"]["acceptable_share"] < fast["quality"]["acceptable_share"] - 0.15
+    # the pipeline is built and run from the store's link alone (not in services)
+    assert slow["components"]["ingest"]["documents"]["arrived"] > 500
+
+
+def test_a_store_without_a_pipeline_is_unchanged_and_reports_no_staleness():
+    s = run(_with_store(["workload.rate_rps=1", "horizon_s=600"])).summary
+    assert "mean_stale_share" not in s["components"]["docs"]
+    assert "ingest" not in s["components"]
+
+
+def test_a_link_to_what_is_not_a_pipeline_is_refused_with_its_key():
+    cfg = _fed_by(_with_store(["horizon_s=600"], pipeline="llm"))
+    with pytest.raises(ConfigError, match=r"^stores.docs.pipeline='llm' is not a data pipeline"):
+        build(cfg)
+    cfg = _fed_by(_with_store(["horizon_s=600"], pipeline="ingst"))
+    with pytest.raises(
+        ConfigError, match=r"^stores.docs.pipeline='ingst' names no component; did you mean"
+    ):
+        build(cfg)
