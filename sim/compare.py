@@ -110,7 +110,7 @@ def _inference(s: dict[str, Any], per_month: float) -> str:
              f"{_num(tokens)} tokens"]  # fmt: skip
     busy = sum(h * b for _, h, b in _pools(s))
     if busy:
-        parts.append(f"{_num(busy)} busy GPU-hours")
+        parts.append(f"{_num(busy)} busy instance-hours")
     return ", ".join(parts)
 
 
@@ -120,7 +120,7 @@ def _infrastructure(s: dict[str, Any], per_month: float) -> str:
         return ""
     hours = sum(h for _, h, _ in pools)
     idle = sum(h * (1 - b) for _, h, b in pools)
-    return f"{_num(hours)} GPU/instance-hours provisioned, {idle / hours:.0%} idle"
+    return f"{_num(hours)} instance-hours provisioned, {idle / hours:.0%} idle"
 
 
 def _retrieval(s: dict[str, Any], per_month: float) -> str:
@@ -137,16 +137,29 @@ def _latency(s: dict[str, Any], per_month: float) -> str:
     return f"{nodes} cache node{'s' if nodes != 1 else ''}, {_num(lookups)} lookups"
 
 
-def _generic(kind: str, fields: tuple[tuple[str, str], ...]) -> Callable[..., str]:
-    """Sum the given report fields of components of ``kind`` (counts scale to a month)."""
+def _total(value: Any) -> float:
+    """A number, or the sum of a dict's numbers (``{scheduled: 1, triggered: 2}``)."""
+    if isinstance(value, dict):
+        return sum(_total(v) for v in value.values())
+    return float(value or 0)
+
+
+def _generic(kind: str, fields: tuple[tuple[str, str, bool], ...]) -> Callable[..., str]:
+    """Sum report fields of the components of ``kind``; ``True`` scales a count to a month
+    (GB held are not scaled)."""
 
     def driver(s: dict[str, Any], per_month: float) -> str:
         reports = _reports(s, kind)
         parts = []
-        for field, label in fields:
-            total = sum(float(r.get(field) or 0) for r in reports)
+        for path, label, scale in fields:
+            total = 0.0
+            for r in reports:
+                value: Any = r
+                for part in path.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                total += _total(value)
             if total:
-                parts.append(f"{_num(total * per_month)} {label}")
+                parts.append(f"{_num(total * (per_month if scale else 1.0))} {label}")
         return ", ".join(parts)
 
     return driver
@@ -157,11 +170,17 @@ DRIVERS: dict[str, Callable[[dict[str, Any], float], str]] = {
     "infrastructure": _infrastructure,
     "context_retrieval": _retrieval,
     "latency_optimization": _latency,
-    "data_pipeline": _generic("pipeline", (("processed", "documents"), ("gb_stored", "GB"))),
-    "monitoring": _generic("monitor", (("logged_gb", "GB logged"), ("evals", "evaluations"))),
-    "iteration": _generic("retraining", (("cycles_completed", "cycles"),)),
+    "data_pipeline": _generic(
+        "pipeline",
+        (("documents.processed", "documents", True), ("stored_gb", "GB stored", False)),
+    ),
+    "monitoring": _generic(
+        "monitor", (("logged_gb", "GB logged", True), ("evals", "evaluations", True))
+    ),
+    "iteration": _generic("retraining", (("cycles_completed", "retraining cycles", True),)),
     "human_oversight": _generic(
-        "reviewers", (("shift_hours", "reviewer-hours"), ("reviewed", "items reviewed"))
+        "reviewers",
+        (("paid_reviewer_hours", "reviewer-hours", True), ("reviewed", "items handled", True)),
     ),
 }
 

@@ -50,7 +50,7 @@ def test_the_command_runs_scenarios_and_reads_run_folders(tmp_path):
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert "Infrastructure" in out.stdout and "GPU" in out.stdout
+    assert "Infrastructure" in out.stdout and "instance-hours" in out.stdout
     with open(tmp_path / "cmp" / "compare.csv") as f:
         table_rows = list(csv.DictReader(f))
     assert len(table_rows) == 8
@@ -74,3 +74,14 @@ def test_bad_sides_get_one_line(tmp_path, args, needle):
     )  # fmt: skip
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and needle in out.stderr, out.stderr
+
+
+def test_the_operational_layers_say_what_drove_them():
+    demo = run_scenario("demo", DAY).summary
+    chat = run_scenario("support_chatbot", DAY).summary
+    by = {r["layer"]: r for r in rows(demo, chat)}
+    assert all(by[layer]["right_usd"] is not None for layer in by)  # all eight layers
+    assert "documents" in by["data_pipeline"]["right_driver"]
+    assert "evaluations" in by["monitoring"]["right_driver"]
+    assert "reviewer-hours" in by["human_oversight"]["right_driver"]
+    assert "instance-hours provisioned" in by["infrastructure"]["right_driver"]
