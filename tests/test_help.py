@@ -17,16 +17,21 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _readme_commands() -> list[str]:
-    """Every ``python -m sim ...`` line inside a code block of the README."""
-    text = (ROOT / "README.md").read_text()
+    """Every ``python -m sim ...`` line inside a ``bash``/``sh``/plain code block of the
+    README (``console`` blocks show output and long sweeps; they are not run)."""
     commands = []
-    for block in re.findall(r"```(?:bash|sh)?\n(.*?)```", text, flags=re.S):
-        for line in block.splitlines():
-            line = line.split("  #")[0].strip()
-            if line.startswith("python -m sim"):
-                commands.append(line)
-            elif "&& python -m sim" in line:  # the install line
-                commands.append("python -m sim" + line.split("&& python -m sim", 1)[1])
+    lang = None  # the language of the open code block, None outside one
+    for raw in (ROOT / "README.md").read_text().splitlines():
+        if raw.startswith("```"):
+            lang = raw[3:].strip() if lang is None else None
+            continue
+        if lang not in ("", "bash", "sh"):
+            continue
+        line = raw.split("  #")[0].strip()
+        if line.startswith("python -m sim ") or line == "python -m sim":
+            commands.append(line)
+        elif "&& python -m sim" in line:  # the install line
+            commands.append("python -m sim" + line.split("&& python -m sim", 1)[1])
     return commands
 
 
