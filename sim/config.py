@@ -220,6 +220,9 @@ class UsageConfig:
     max_cell_requests: float | None = knob(None, ge=1, none_ok=True)  # more: more cells
     min_requests: float | None = knob(None, ge=1, none_ok=True)  # fewer: a longer horizon
     max_horizon_s: float = knob(604800.0, gt=0)  # ... but no longer than this
+    # Layers the cells share, not multiplied by cells: one retraining loop for the model,
+    # one ingestion pipeline for the corpus (each cell simulates them in full).
+    shared_layers: list[str] = field(default_factory=lambda: ["iteration", "data_pipeline"])
 
 
 # --- the run --------------------------------------------------------------------------

@@ -9,8 +9,10 @@ scenario (replicas written as ``${ceil_div:${workload.users},250}``) follows.
 **Cells.** A large deployment is often built as identical, independent cells behind a
 load balancer (each with its own replicas, caches and stores). With ``usage.cells = k``
 the run simulates one cell carrying ``1/k`` of the traffic and multiplies the totals
-(requests, tokens, costs, users) by ``k``; per-request figures, latency, utilization
-and quality are one cell's. ``usage.max_cell_requests`` picks ``k`` itself: the
+(requests, tokens, costs, users) by ``k`` — except the layers in
+``usage.shared_layers`` (default: ``iteration`` and ``data_pipeline``: one retraining
+loop, one ingestion pipeline for all cells), counted once; latency, utilization and
+quality are one cell's, per-request costs follow from the totals. ``usage.max_cell_requests`` picks ``k`` itself: the
 fewest cells that keep one cell's expected requests over the horizon within it.
 
 This is exact for what the cells do not share and an approximation for what they
@@ -53,6 +55,14 @@ def apply_usage(cfg: Any) -> Any:
     if (u.requests_per_day, u.cells, u.max_cell_requests, u.min_requests) == (None, 1, None, None):
         return cfg
     check(cfg)  # the knobs read below are valid
+    from sim.costs.layers import LAYERS
+
+    for i, layer in enumerate(u.shared_layers):
+        if layer not in LAYERS:
+            checks.fail(
+                f"usage.shared_layers[{i}]", layer,
+                f"is not a cost layer{checks.did_you_mean(layer, LAYERS)}; layers: {', '.join(LAYERS)}",
+            )  # fmt: skip
     rate = expected_rate_rps(cfg)
     if rate is None or not rate > 0:
         raise ConfigError(
@@ -92,6 +102,8 @@ TOTALS = ("arrived", "completed", "failed", "dropped", "in_flight")
 def scale_summary(summary: dict[str, Any], cells: int) -> dict[str, Any]:
     """Totals of ``summary`` (one cell's) over ``cells`` identical cells, in place."""
     summary["usage"]["cells"] = cells
+    shared = set((summary.get("config") or {}).get("usage", {}).get("shared_layers") or [])
+    summary["usage"]["shared_layers"] = sorted(shared)
     for k in TOTALS:
         summary["requests"][k] *= cells
     summary["outcomes"] = {k: v * cells for k, v in summary["outcomes"].items()}
@@ -99,15 +111,28 @@ def scale_summary(summary: dict[str, Any], cells: int) -> dict[str, Any]:
     for k in ("prompt_total", "output_total"):
         summary["tokens"][k] *= cells
     cost = summary["cost_usd"]
-    cost["total"] *= cells
-    cost["by_layer"] = {k: v * cells for k, v in cost["by_layer"].items()}
+    before = cost["total"]
+
+    def times(layer: str) -> int:
+        return 1 if layer in shared else cells
+
+    cost["by_layer"] = {ly: v * times(ly) for ly, v in cost["by_layer"].items()}
     cost["by_component"] = {
-        comp: {layer: v * cells for layer, v in layers.items()}
+        comp: {ly: v * times(ly) for ly, v in layers.items()}
         for comp, layers in cost["by_component"].items()
     }
-    for info in summary["layers"].values():
-        info["usd"] *= cells
-    summary["monthly_cost_usd"] *= cells
+    cost["total"] = sum(cost["by_layer"].values())
+    for ly, info in summary["layers"].items():
+        info["usd"] = cost["by_layer"][ly]
+        info["share"] = info["usd"] / cost["total"] if cost["total"] else None
+    if before:
+        summary["monthly_cost_usd"] *= cost["total"] / before
+    for key, n in (("cost_per_request_usd", 1), ("cost_per_1k_requests_usd", 1000)):
+        done = summary["requests"]["completed"]
+        if summary.get(key) is not None and done:
+            summary[key] = cost["total"] / done * n
     if summary["users"] is not None:
         summary["users"] *= cells
+        if summary.get("cost_per_user_month_usd") is not None:
+            summary["cost_per_user_month_usd"] = summary["monthly_cost_usd"] / summary["users"]
     return summary

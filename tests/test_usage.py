@@ -127,3 +127,18 @@ def test_the_usage_ladder_preset_runs_end_to_end_and_reports(tmp_path):
     )  # fmt: skip
     assert report.returncode == 0, report.stderr
     assert len((sweep / "report.csv").read_text().splitlines()) == 12  # header + 11 runs
+
+
+def test_layers_the_cells_share_are_counted_once():
+    from sim.usage import scale_summary
+
+    s = run_scenario("demo", ["horizon_s=86400", "workload.clock_start_h=0", *QUIET]).summary
+    s["cost_usd"]["by_layer"]["iteration"] = 10.0  # as if a retraining cycle ran in the cell
+    s["cost_usd"]["total"] += 10.0
+    inference = s["cost_usd"]["by_layer"]["inference"]
+    scaled = scale_summary(s, 4)
+    assert scaled["cost_usd"]["by_layer"]["iteration"] == 10.0  # one model, one loop
+    assert scaled["cost_usd"]["by_layer"]["inference"] == pytest.approx(4 * inference)
+    assert scaled["cost_usd"]["total"] == pytest.approx(4 * inference + 10.0)
+    with pytest.raises(ConfigError, match=r"usage.shared_layers\[0\]='iter' is not a cost layer"):
+        apply_usage(compose("demo", ["usage.cells=2", "usage.shared_layers=[iter]"]))
