@@ -59,10 +59,16 @@ class Built:
 
 
 def build_arrivals(cfg: Any, ctx: SimContext) -> ArrivalProcess:
-    """The arrival process named by ``workload.arrival``, started ``clock_start_h`` into the week."""
+    """The arrival process named by ``workload.arrival``, started ``clock_start_h`` into the
+    week, grown month by month as ``workload.growth`` says (:func:`sim.months.with_growth`)."""
+    from sim.months import with_growth
+
+    return with_growth(cfg.workload, ctx, lambda w: _calendar_arrivals(w, ctx))
+
+
+def _calendar_arrivals(w: Any, ctx: SimContext) -> ArrivalProcess:
     from sim.workload.shift import ShiftedArrivals
 
-    w = cfg.workload
     offset = w.clock_start_h * 3600.0
     if w.arrival == "sessions":  # starts its own clock late without writing the skipped part
         return _arrivals(w, ctx, ctx.horizon_s, start_s=offset)
@@ -101,6 +107,7 @@ def _arrivals(w: Any, ctx: SimContext, horizon: float, start_s: float = 0.0) -> 
             rng=rng,
             horizon_s=horizon,
             start_s=start_s,
+            activity_sigma=s.activity_sigma,
         )
     with _input_file("workload.trace.path", w.trace.path):
         return arr.TraceArrivals(w.trace.path, w.trace.speedup, w.trace.loop, horizon_s=horizon)
@@ -232,6 +239,9 @@ def check(cfg: Any) -> None:
             "name", cfg.name, "must be a non-empty name without '/' (it names the run folder)"
         )
     _check_workload(cfg.workload)
+    from sim.months import check_growth
+
+    check_growth(cfg)  # workload.growth: schedule and price changes
     if not cfg.warmup_s < cfg.horizon_s:
         checks.both(
             "warmup_s", cfg.warmup_s, "horizon_s", cfg.horizon_s, "need warmup_s < horizon_s"

@@ -95,6 +95,13 @@ class SessionsConfig:
     active_period_s: float = knob(1800.0, gt=0)  # mean burst of activity (exponential)
     idle_period_s: float = knob(1200.0, ge=0)  # mean pause between bursts
     timezone_spread_h: float = knob(0.0, ge=0, le=24)  # clocks spread over +/- this
+    # Users differ: each user's rate is scaled by a lognormal multiplier (mean 1, so
+    # requests_per_user_day stays the mean). SOURCE: OpenAI, "The state of enterprise AI"
+    # (2025-12-08; ChatGPT Enterprise usage of >1M business customers): workers at the
+    # 95th percentile send 6x as many messages as the median worker. A lognormal has
+    # p95/p50 = exp(1.645 sigma), so sigma = ln 6 / 1.645 = 1.09: the top 10 % of users
+    # send 42 % of requests. 0: identical users.
+    activity_sigma: float = knob(1.09, ge=0, le=4)
 
 
 @dataclass
@@ -170,6 +177,32 @@ class PrefixConfig:
 
 
 @dataclass
+class PriceChange:
+    """A dated list-price change of a hosted model (``api_models.NAME``), from ``at_day``
+    (simulated days after t=0) on; a price left null keeps its value."""
+
+    at_day: float = knob(MISSING, ge=0)
+    model: str = MISSING  # key of api_models
+    usd_per_mtok_input: float | None = knob(None, ge=0, none_ok=True)
+    usd_per_mtok_cached_input: float | None = knob(None, ge=0, none_ok=True)
+    usd_per_mtok_output: float | None = knob(None, ge=0, none_ok=True)
+
+
+@dataclass
+class GrowthConfig:
+    """Launches grow, prices fall: traffic by month and dated price changes (sim/months.py).
+
+    Months are 30.4375 days from t=0. ``monthly_rate`` r runs month k (1, 2, ...) at
+    ``(1 + r)^(k-1)`` times the workload's rate; ``monthly_volumes`` gives that multiplier
+    per month instead (one value per month the horizon touches). Null: no growth.
+    """
+
+    monthly_rate: float | None = knob(None, gt=-1, le=100, none_ok=True)  # 0.2: +20 %/month
+    monthly_volumes: list[float] | None = knob(None, none_ok=True, profile=True)
+    price_changes: list[PriceChange] = field(default_factory=list)
+
+
+@dataclass
 class WorkloadConfig:
     """Who sends requests, when, and how big they are."""
 
@@ -185,6 +218,7 @@ class WorkloadConfig:
     queries: QueriesConfig = field(default_factory=QueriesConfig)
     difficulty: DifficultyConfig = field(default_factory=DifficultyConfig)
     prefix: PrefixConfig = field(default_factory=PrefixConfig)
+    growth: GrowthConfig = field(default_factory=GrowthConfig)
 
 
 # --- levers -----------------------------------------------------------------------------

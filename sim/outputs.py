@@ -274,6 +274,23 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
             else ""
         )
     )
+    q = s.get("cost_per_user_month_usd_quantiles")
+    if q:
+        top = (s.get("top_users_cost_share") or {}).get("top_10pct")
+        lines.append(
+            f"per user-month by user: p50 {_usd(q['p50'])} · p90 {_usd(q['p90'])} · "
+            f"p99 {_usd(q['p99'])} · mean {_usd(q['mean'])}"
+            + (f" · the top 10% of users pay {top:.0%}" if top is not None else "")
+        )
+    if s.get("monthly"):
+        lines.append("")
+        lines.append(f"{'month':<8}{'days':>6}{'requests':>14}{'cost':>14}{'per 1k requests':>18}")
+        for m in s["monthly"]:
+            per_1k = m["cost_usd"] / m["requests"] * 1000 if m["requests"] else None
+            lines.append(
+                f"{m['month']:<8}{m['days']:>6.1f}{m['requests']:>14,}{_usd(m['cost_usd']):>14}"
+                f"{_usd(per_1k):>18}"
+            )
     for note in s.get("notes", []):
         lines.append(f"note: {note}")
     if run_info:

@@ -39,7 +39,10 @@ BASE_BYTES = 250e6  # interpreter, numpy, numba, simpy, hydra, matplotlib
 # 42 B per user, 337 B per replica; the constants keep a margin of 1.4-2x over those.
 BUCKET_BYTES = 3_000  # recorder counts + latency histogram + edges + result rows
 SERIES_BUCKET_BYTES = 200  # one ledger series or gauge in one bucket, incl. its CSV row
-USER_BYTES = 80  # session model arrays per user (state + draws)
+# Users differ and pay each their share (activity multiplier, per-user requests and tokens in
+# the recorder, the allocation at the end): measured 2026-11-28 at 109 B per user (1M vs 3M
+# users of copilot_like, peak RSS), up from 51 B.
+USER_BYTES = 200  # session model arrays per user (state + draws + per-user cost)
 REPLICA_BYTES = 600  # one replica's state in a pool
 CACHE_ENTRY_BYTES = 200  # one cached response's bookkeeping (an ordered-dict entry)
 PREFIX_BLOCK_BYTES = 250  # one cached prefix block (measured 172 B: an ordered-dict entry)

@@ -20,6 +20,8 @@ from sim import __version__, preflight
 from sim.build import Built, build
 from sim.costs.layers import LAYERS
 from sim.metrics.histogram import LogHistogram
+from sim.metrics.recorder import allocate_user_costs, user_cost_figures
+from sim.months import monthly_figures
 
 SECONDS_PER_MONTH = 30.4375 * 86400.0  # average Gregorian month
 
@@ -129,6 +131,9 @@ def run(cfg: Any) -> RunResult:
     source.start()
     for comp in built.backgrounds:  # processes beside the requests (shifts, pipelines)
         comp.start()
+    from sim.months import price_changes
+
+    price_changes(cfg, built.components, env).start()  # workload.growth.price_changes
     edges = bucket_edges(ctx.horizon_s, ctx.warmup_s, ctx.bucket_s)
     progress = _progress_bar(cfg, ctx.horizon_s)
     env.process(_ticker(built, edges, progress))
@@ -211,6 +216,19 @@ def _result(
     completed = counts["completed"]
     monthly = total * SECONDS_PER_MONTH / measured
     users = cfg.workload.users if cfg.workload.arrival == "sessions" else None
+    # each user's share of the cost (inference by tokens, the rest by requests); with
+    # cells, a layer the cells share is counted once for all of their users
+    cells = int(cfg.usage.cells)
+    shared = set(cfg.usage.get("shared_layers") or ()) if cells > 1 else set()
+    per_user: dict[str, Any] = {"quantiles": None, "top_share": None}
+    if users:
+        requests_u, tokens_u = rec.user_usage(int(users))
+        per_cell_user = {ly: usd / cells if ly in shared else usd for ly, usd in by_layer.items()}
+        per_user = user_cost_figures(
+            allocate_user_costs(per_cell_user, requests_u, tokens_u), SECONDS_PER_MONTH / measured
+        )
+    rows = ledger.rows()
+    months = monthly_figures(rows, rec.arrivals_by_month, ctx.warmup_s, ctx.horizon_s)
 
     n_buckets = len(edges) - 1 - (1 if ctx.warmup_s > 0 else 0)
     util: dict[str, Any] = {}
@@ -286,6 +304,11 @@ def _result(
             "cells": int(cfg.usage.cells),
         },
         "cost_per_user_month_usd": (monthly / users) if users else None,
+        # the user at the 50th/90th/99th percentile of cost, and what the top users pay
+        "cost_per_user_month_usd_quantiles": per_user["quantiles"],
+        "top_users_cost_share": per_user["top_share"],
+        # per month of 30.4375 days from t=0, when the horizon spans more than one
+        "monthly": months,
         "utilization": util,
         # null unless a component can spoil an answer (a model's skill below 1, context
         # that misses); then the share of completed requests answered acceptably
@@ -334,4 +357,10 @@ def _result(
         from sim.usage import scale_summary
 
         scale_summary(summary, int(cfg.usage.cells))
-    return RunResult(summary, ledger.rows(), ts, rec.latency, rec.ttft, run_info)
+        for m in summary["monthly"] or ():  # totals over the cells, like the run's
+            m["requests"] *= cells
+            m["by_layer"] = {
+                ly: v * (1 if ly in shared else cells) for ly, v in m["by_layer"].items()
+            }
+            m["cost_usd"] = sum(m["by_layer"].values())
+    return RunResult(summary, rows, ts, rec.latency, rec.ttft, run_info)

@@ -149,6 +149,7 @@ def session_window_py(
     out_t: np.ndarray,
     out_u: np.ndarray,
     n_out: int,
+    activity: np.ndarray | None = None,
 ) -> tuple[int, int, int]:
     """Advance users ``first_user, first_user + 1, ...`` until each one's next event is at
     or after ``w_end``, writing their requests at times >= ``params[P_EMIT_FROM]`` to
@@ -165,7 +166,9 @@ def session_window_py(
     ended) and lasts ``shift``; it alternates exponential active and idle periods,
     starting active, and is cut at its end. Requests are Poisson at ``rate_active``
     within active periods. Saturdays and Sundays are worked with probability
-    ``weekend``.
+    ``weekend``. ``activity`` (optional, one float per user) multiplies each user's
+    rate: user ``i`` sends requests at ``rate_active * activity[i]`` while active; without
+    it every user sends at ``rate_active``.
 
     Each step updates one user's state in full, so stopping between steps is safe: the
     kernel stops when ``out_t`` is full or fewer than ``SESSION_UNIFORMS_PER_STEP``
@@ -179,13 +182,16 @@ def session_window_py(
     weekend = params[P_WEEKEND]
     mean_active_s = params[P_ACTIVE_S]
     mean_idle_s = params[P_IDLE_S]
-    rate = params[P_RATE_ACTIVE]
+    base_rate = params[P_RATE_ACTIVE]
     emit_from = params[P_EMIT_FROM]
     n_users = wake.shape[0]
     cap = out_t.shape[0]
     nu = u.shape[0]
     i = first_user
     while i < n_users:
+        rate = base_rate
+        if activity is not None:
+            rate = base_rate * activity[i]
         while wake[i] < w_end:
             if pos + 6 > nu or n_out >= cap:
                 return n_out, pos, i

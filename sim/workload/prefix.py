@@ -78,6 +78,8 @@ class TracePrefixes:
     """The block hashes a JSONL trace gives each request (rows of :class:`TraceArrivals`)."""
 
     def __init__(self, arrivals: Any, block_tokens: int) -> None:
+        while not hasattr(arrivals, "prefix_blocks") and hasattr(arrivals, "inner"):
+            arrivals = arrivals.inner  # the trace under a shifted clock or growth
         self.arrivals = arrivals
         self.block_tokens = block_tokens
 

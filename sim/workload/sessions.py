@@ -4,6 +4,15 @@ All users advance together, window by window, in one numba kernel
 (:func:`sim.kernels.sampling.session_window`) over per-user state arrays: no SimPy
 process per user and nothing materialised beyond the current window, so a million
 users cost a few tens of megabytes.
+
+**Users differ.** Each user's request rate is scaled by an activity multiplier drawn
+once per run from a lognormal with ``activity_sigma`` and divided by the population's
+mean, so the multipliers average exactly 1 and ``requests_per_user_day`` stays the mean
+per user (the total traffic is what identical users would send). For a lognormal
+normalized to mean 1 the ``q``-quantile user sends ``exp(sigma z_q - sigma^2 / 2)`` times
+the mean (the median user ``exp(-sigma^2 / 2)``), and the most active share ``s`` of
+users sends ``1 - Phi(z_(1-s) - sigma)`` of all requests (:func:`lognormal_quantile`,
+:func:`lognormal_top_share`).
 """
 
 from __future__ import annotations
@@ -19,6 +28,37 @@ from sim.workload.base import ArrivalBlock
 DAY_S = 86400.0
 _UNIFORMS = 1 << 20
 _TARGET_BLOCK = 25_000  # arrivals per window at the peak rate
+
+
+def _ndtr(x: float) -> float:
+    """Standard normal CDF."""
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def _ndtri(p: float) -> float:
+    """Standard normal quantile (bisection on :func:`_ndtr`; exact to ~1e-12)."""
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"p={p!r} must be in (0, 1)")
+    lo, hi = -40.0, 40.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if _ndtr(mid) < p:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-13:
+            break
+    return 0.5 * (lo + hi)
+
+
+def lognormal_quantile(q: float, sigma: float) -> float:
+    """The ``q``-quantile of a lognormal with ``sigma`` normalized to mean 1."""
+    return math.exp(sigma * _ndtri(q) - 0.5 * sigma * sigma)
+
+
+def lognormal_top_share(share: float, sigma: float) -> float:
+    """Share of the total held by the largest ``share`` of a lognormal population."""
+    return 1.0 - _ndtr(_ndtri(1.0 - share) - sigma)
 
 
 def expected_active_s(shift_s: float, active_s: float, idle_s: float) -> float:
@@ -47,9 +87,11 @@ class SessionArrivals:
     start_jitter_h)`` (never before the previous one ended) and lasts ``workday_hours``.
     Within it the user alternates active periods (exponential, mean ``active_period_s``)
     and idle periods (mean ``idle_period_s``), starting active. While active, requests
-    are Poisson at ``rate_active_rps``, set so that a working day brings
-    ``requests_per_user_day`` requests in expectation (see :func:`expected_active_s`).
-    ``ArrivalBlock.users`` holds user indices ``0 .. users-1``.
+    are Poisson at ``rate_active_rps`` times the user's activity multiplier
+    (:meth:`activity`: lognormal with ``activity_sigma``, mean exactly 1; 0 makes users
+    alike), set so that a working day brings ``requests_per_user_day`` requests per user
+    in expectation (see :func:`expected_active_s`). ``ArrivalBlock.users`` holds user
+    indices ``0 .. users-1``.
 
     ``start_s`` starts the clock later in the week: users are simulated from Monday 00:00
     (without writing their requests) up to ``start_s``, and arrival times are reported
@@ -76,6 +118,7 @@ class SessionArrivals:
         rng: np.random.Generator,
         horizon_s: float,
         start_s: float = 0.0,
+        activity_sigma: float = 0.0,
     ) -> None:
         self.users = checks.integer("users", users, 1)
         self.requests_per_user_day = checks.non_negative(
@@ -91,6 +134,8 @@ class SessionArrivals:
         self.rng = checks.rng("rng", rng)
         self.horizon_s = checks.positive("horizon_s", horizon_s)
         self.start_s = checks.non_negative("start_s", start_s)
+        self.activity_sigma = checks.number("activity_sigma", activity_sigma, ge=0, le=4)
+        self._activity: np.ndarray | None = None
 
     @property
     def rate_active_rps(self) -> float:
@@ -104,6 +149,20 @@ class SessionArrivals:
         """Long-run mean over whole weeks (see the class docstring)."""
         days = (5.0 + 2.0 * self.weekend_factor) / 7.0
         return self.users * self.requests_per_user_day * days / DAY_S
+
+    def activity(self) -> np.ndarray | None:
+        """Each user's activity multiplier (mean exactly 1), None when users are alike.
+
+        Drawn once, on first use, from a child of ``rng`` (``rng.spawn``), so the session
+        draws themselves are the same with and without heterogeneity.
+        """
+        if self.activity_sigma == 0.0:
+            return None
+        if self._activity is None:
+            z = self.rng.spawn(1)[0].standard_normal(self.users)
+            m = np.exp(self.activity_sigma * z)
+            self._activity = m / m.mean()
+        return self._activity
 
     @property
     def window_s(self) -> float:
@@ -125,6 +184,7 @@ class SessionArrivals:
         phase_end = np.full(n, -np.inf)
         shift_end = np.full(n, -np.inf)
         day = np.full(n, -2, dtype=np.int64)
+        activity = self.activity()
         params = np.zeros(k.N_SESSION_PARAMS)
         params[k.P_START_S] = self.workday_start_h * 3600.0
         params[k.P_JITTER_S] = self.start_jitter_h * 3600.0
@@ -152,7 +212,7 @@ class SessionArrivals:
             while True:
                 n_out, pos, user = k.session_window(
                     w_end, user, kind, wake, phase_end, shift_end, day, offset_s,
-                    params, u, pos, out_t, out_u, n_out,
+                    params, u, pos, out_t, out_u, n_out, activity,
                 )  # fmt: skip
                 if user >= n:
                     break

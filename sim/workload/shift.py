@@ -37,4 +37,5 @@ class ShiftedArrivals:
                 None if block.users is None else block.users[keep],
                 None if block.prompt_tokens is None else block.prompt_tokens[keep],
                 None if block.output_tokens is None else block.output_tokens[keep],
+                None if block.rows is None else block.rows[keep],
             )

@@ -136,3 +136,11 @@ def test_the_terminal_shows_what_prefix_caching_saved(api_runs) -> None:
         f"prefix    api: {share:.1%} of {on['components']['api']['prompt_cache']['prompt_tokens']:,}"
         " prompt tokens cached (provider's prompt cache)"
     ]
+
+
+def test_a_jsonl_trace_keeps_its_prefix_blocks_under_a_shifted_clock() -> None:
+    over = ["workload.arrival=trace", "workload.trace.path=mooncake_fast25_conversation.jsonl",
+            "workload.clock_start_h=9", "horizon_s=600", "pools.gpu.replicas=24",
+            "pools.gpu.prefix_caching=true", "progress=false", "plots=false"]  # fmt: skip
+    s = run_scenario("copilot_like", over).summary
+    assert s["components"]["gpu"]["prefix_cache"]["cached_tokens"] > 0
