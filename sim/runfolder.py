@@ -34,10 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from sim.checks import ConfigError
+from sim.sweep import SWEEP_FILE
 
 SUMMARY = "summary.json"
 ERROR = "error.json"
-SWEEP_MARK = "multirun.yaml"
+SWEEP_MARK = SWEEP_FILE  # Hydra's record of a sweep
 
 
 def run_id() -> str:
@@ -99,25 +100,6 @@ def discard_rejected(folder: Path) -> None:
         return
     if names <= {".hydra", "cli.log", "__main__.log"}:
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _sweep_overrides(folder: Path) -> list[str]:
-    """The task overrides of the sweep recorded in ``folder`` (``multirun.yaml``)."""
-    from omegaconf import OmegaConf
-
-    try:
-        saved = OmegaConf.load(folder / SWEEP_MARK)
-    except (OSError, ValueError):
-        return []
-    return [str(o) for o in OmegaConf.select(saved, "hydra.overrides.task", default=[]) or []]
-
-
-def _overrides(folder: Path) -> str:
-    try:
-        text = (folder / ".hydra" / "overrides.yaml").read_text()
-    except OSError:
-        return ""
-    return " ".join(line[2:].strip() for line in text.splitlines() if line.startswith("- "))
 
 
 def sweep_report(sweep_dir: Path) -> tuple[int, list[str]]:
@@ -182,7 +164,9 @@ class RunFolders(Callback):  # type: ignore[misc]
         folder = Path(str(config.hydra.sweep.dir))
         try:
             if (folder / SWEEP_MARK).exists():
-                earlier = _sweep_overrides(folder)
+                from sim.sweep import recorded
+
+                earlier = (recorded(folder) or ([], {}))[0]
                 now = [str(o) for o in config.hydra.overrides.task]
                 if earlier != now:
                     raise ConfigError(

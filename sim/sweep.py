@@ -47,20 +47,29 @@ def _swept_in(overrides: list[str]) -> list[str]:
     return [o.key_or_group for o in parsed if o.is_sweep_override()]
 
 
+def recorded(sweep_dir: Path) -> tuple[list[str], dict[str, Any]] | None:
+    """The sweep Hydra recorded in ``multirun.yaml``: its command-line (task) overrides
+    and its preset's ``hydra.sweeper.params``; None when there is no readable record."""
+    from omegaconf import OmegaConf
+
+    try:
+        saved = OmegaConf.load(sweep_dir / SWEEP_FILE)
+        task = [str(t) for t in OmegaConf.select(saved, "hydra.overrides.task", default=[]) or []]
+        params = dict(OmegaConf.select(saved, "hydra.sweeper.params", default=None) or {})
+    except Exception:  # noqa: BLE001 - absent, not YAML, or not Hydra's layout
+        return None
+    return task, params
+
+
 def swept_keys(sweep_dir: Path, params: Any = None) -> list[str]:
     """The keys a sweep varies: command-line sweeps (from ``multirun.yaml``) and presets."""
     keys: list[str] = []
-    try:
-        from omegaconf import OmegaConf
-
-        saved = OmegaConf.load(sweep_dir / SWEEP_FILE)
-        task = list(OmegaConf.select(saved, "hydra.overrides.task", default=[]) or [])
-        keys += _swept_in([str(t) for t in task])
-        saved_params = OmegaConf.select(saved, "hydra.sweeper.params", default=None)
-        if params is None and saved_params is not None:
+    record = recorded(sweep_dir)
+    if record is not None:
+        task, saved_params = record
+        keys += _swept_in(task)
+        if params is None and saved_params:
             params = saved_params
-    except (OSError, ValueError):
-        pass
     for k in dict(params or {}):
         keys.append(str(k))
     return list(dict.fromkeys(k.lstrip("+~") for k in keys))
@@ -135,17 +144,14 @@ def expected_jobs(sweep_dir: Path) -> list[list[str]] | None:
     ``multirun.yaml`` (preset params first, then the command line); None if unknown."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from omegaconf import OmegaConf
 
-    try:
-        saved = OmegaConf.load(sweep_dir / SWEEP_FILE)
-    except (OSError, ValueError):
+    record = recorded(sweep_dir)
+    if record is None:
         return None
-    params = OmegaConf.select(saved, "hydra.sweeper.params", default=None) or {}
-    task = [str(t) for t in OmegaConf.select(saved, "hydra.overrides.task", default=[]) or []]
+    task, params = record
     try:
         parsed = OverridesParser.create().parse_overrides(
-            [f"{k}={v}" for k, v in dict(params).items()] + task
+            [f"{k}={v}" for k, v in params.items()] + task
         )
         (batch,) = BasicSweeper.split_arguments(parsed, None)
     except Exception:  # noqa: BLE001 - another sweeper's syntax: fall back to the folders
@@ -210,15 +216,9 @@ def _entry(
 def write_manifest(sweep_dir: Path, summary: str, error: str) -> list[dict[str, Any]]:
     """``manifest.json``: the sweep's overrides, swept keys and every job's status;
     returns the jobs' entries."""
-    from omegaconf import OmegaConf
-
     from sim.outputs import atomic_write_text
 
-    try:
-        saved = OmegaConf.load(sweep_dir / SWEEP_FILE)
-        task = [str(t) for t in OmegaConf.select(saved, "hydra.overrides.task", default=[]) or []]
-    except (OSError, ValueError):
-        task = []
+    task = (recorded(sweep_dir) or ([], {}))[0]
     entries = job_table(sweep_dir, summary, error)
     manifest = {
         "sweep_dir": str(sweep_dir),

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.checks import ConfigError
-from sim.runfolder import ERROR, SUMMARY, SWEEP_MARK
+from sim.runfolder import ERROR, SUMMARY
 
 OVERRIDES = Path(".hydra") / "overrides.yaml"
 FINISHED, FAILED, INCOMPLETE, UNREADABLE = "finished", "failed", "incomplete", "unreadable"
@@ -156,14 +156,13 @@ def read_job(root: Path, folder: Path) -> Job:
 
 def sweep_overrides(root: Path) -> list[str]:
     """The task overrides of ``multirun.yaml`` (and ``hydra.sweeper.params``), as typed."""
-    try:
-        record = _load_yaml(root / SWEEP_MARK)
-    except Exception:  # absent (a single run, a copied folder) or not YAML
+    from sim.sweep import recorded
+
+    record = recorded(root)  # None: absent (a single run, a copied folder) or not YAML
+    if record is None:
         return []
-    hydra = record.get("hydra", {}) if isinstance(record, dict) else {}
-    task = (hydra.get("overrides") or {}).get("task") or []
-    params = (hydra.get("sweeper") or {}).get("params") or {}
-    return [str(t) for t in task] + [f"{k}={v}" for k, v in params.items()]
+    task, params = record
+    return task + [f"{k}={v}" for k, v in params.items()]
 
 
 def swept_in(overrides: list[str]) -> list[str]:
