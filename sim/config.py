@@ -227,6 +227,8 @@ LEVERS: dict[str, tuple[str, ...]] = {
     "context": ("full", "selective"),
     "routing": ("off", "by_complexity"),
     "review": ("none", "sample", "selective", "all"),
+    "autoscale": ("off", "on"),  # a fixed fleet, or the pools' autoscalers
+    "fallback": ("off", "on"),  # model calls without, or with, retries and a fallback chain
 }
 
 
@@ -243,6 +245,8 @@ class LeversConfig:
     context: str | None = knob(None, choices=LEVERS["context"], none_ok=True)
     routing: str | None = knob(None, choices=LEVERS["routing"], none_ok=True)
     review: str | None = knob(None, choices=LEVERS["review"], none_ok=True)
+    autoscale: str | None = knob(None, choices=LEVERS["autoscale"], none_ok=True)
+    fallback: str | None = knob(None, choices=LEVERS["fallback"], none_ok=True)
 
 
 @dataclass

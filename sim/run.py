@@ -320,6 +320,13 @@ def _result(
             for name, comp in built.components.items()
             if callable(getattr(comp, "report", None)) and (report := comp.report()) is not None
         },
+        # per component that retries, falls back or fails by design (timeouts, outages,
+        # crashes, preemptions): what it counted; empty when none does
+        "resilience": {
+            name: rep
+            for name, comp in built.components.items()
+            if callable(getattr(comp, "resilience", None)) and (rep := comp.resilience()) is not None
+        },
         "notes": notes,
         "run": {
             "aicostsim_version": __version__,
