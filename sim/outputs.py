@@ -16,6 +16,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+from sim.component_lines import component_lines, format_seconds, format_usd
 from sim.costs.layers import LAYERS
 from sim.run import RunResult
 
@@ -152,23 +153,7 @@ def write_run(result: RunResult, out_dir: Path, plots: bool = True) -> list[Path
 
 
 # -- the terminal summary ----------------------------------------------------------------
-def _usd(x: float | None) -> str:
-    if x is None:
-        return "n/a"
-    if x == 0:
-        return "$0"
-    if abs(x) >= 100:
-        return f"${x:,.0f}"
-    if abs(x) >= 1:
-        return f"${x:,.2f}"
-    return f"${x:.4g}"
-
-
-def format_seconds(x: float | None) -> str:
-    """``123 ms`` below a second, ``1.23 s`` above; ``n/a`` for None."""
-    if x is None:
-        return "n/a"
-    return f"{x * 1000:.0f} ms" if x < 1 else f"{x:.2f} s"
+_usd = format_usd
 
 
 def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) -> str:
@@ -220,36 +205,7 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
             f"quality   {q['acceptable_share']:.1%} of answers acceptable"
             + (f" · by route: {routes}" if routes else "")
         )
-    for name, rep in s.get("components", {}).items():
-        if rep.get("kind") == "cache" and rep["lookups"]:
-            lines.append(
-                f"cache     {name} ({rep['policy']}): hit rate {rep['hit_rate']:.1%} of "
-                f"{rep['lookups']:,} lookups"
-                + (f", {rep['false_hits']:,} false hits" if rep["policy"] == "semantic" else "")
-                + f" · {rep['nodes']} node{'s' if rep['nodes'] != 1 else ''}"
-            )
-        if rep.get("kind") == "vector_store" and rep["queries"]:
-            lines.append(
-                f"context   {name}: {rep['queries']:,} queries · {rep['chunks_per_query']} chunks"
-                f" (+{rep['context_tokens_per_query']:,} prompt tokens) · mean wait "
-                f"{format_seconds(rep['mean_wait_s'])}"
-            )
-        if rep.get("kind") == "router" and any(v["share"] for v in rep["routes"].values()):
-            shares = ", ".join(
-                f"{r} {v['share']:.0%}" for r, v in rep["routes"].items() if v["share"] is not None
-            )
-            mis = rep["misrouted_share"]
-            lines.append(
-                f"routes    {name} ({rep['policy']}): {shares}"
-                + (f" · misrouted {mis:.1%}" if mis is not None else f" · by {rep['signal']}")
-            )
-        pc = rep.get("prefix_cache") or rep.get("prompt_cache")
-        if pc and pc["cached_token_share"] is not None:
-            what = "KV prefix cache" if "prefix_cache" in rep else "provider's prompt cache"
-            lines.append(
-                f"prefix    {name}: {pc['cached_token_share']:.1%} of "
-                f"{pc['prompt_tokens']:,} prompt tokens cached ({what})"
-            )
+    lines.extend(component_lines(s))
     total = s["cost_usd"]["total"]
     lines.append("")
     lines.append(f"{'cost layer':<22}{'USD':>14}{'share':>8}  {'monthly':>12}")

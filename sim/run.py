@@ -244,6 +244,9 @@ def _result(
         }
 
     notes = list(notes)
+    for comp in built.components.values():  # a component's own warnings (falling behind...)
+        if callable(getattr(comp, "notes", None)):
+            notes.extend(comp.notes())
     quiet = _quiet_window_note(cfg, counts["arrived"], measured)
     if quiet:
         notes.append(quiet)
