@@ -111,7 +111,18 @@ def _gb(x: float) -> str:
 
 
 def expected_rate_rps(cfg: Any) -> float | None:
-    """Long-run mean arrival rate implied by the workload config (None for trace replay)."""
+    """Long-run mean arrival rate implied by the workload config, grown on average over the
+    horizon as ``workload.growth`` asks (None where it cannot be known: a missing trace)."""
+    base = _base_rate_rps(cfg)
+    if base is None:
+        return None
+    from sim.months import volume_schedule
+
+    schedule = volume_schedule(cfg.workload.growth, float(cfg.horizon_s))
+    return base * schedule.mean(float(cfg.horizon_s)) if schedule is not None else base
+
+
+def _base_rate_rps(cfg: Any) -> float | None:
     w = cfg.workload
     if w.arrival in ("poisson", "diurnal"):
         return float(w.rate_rps)

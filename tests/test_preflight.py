@@ -93,3 +93,19 @@ def test_a_window_with_no_arrival_says_why():
         "demo", ["horizon_s=3600", "workload.clock_start_h=10", "progress=false", "plots=false"]
     ).summary
     assert not [n for n in busy["notes"] if "arrived in the measured window" in n]
+
+
+def test_the_expected_rate_follows_growth_over_the_horizon():
+    month = 30.4375 * 86400
+    base = compose("demo", [f"horizon_s={2 * month}"])
+    grown = compose("demo", [f"horizon_s={2 * month}", "workload.growth.monthly_rate=1.0"])
+    # month 1 at x1, month 2 at x2: the mean over the two months is x1.5
+    assert preflight.expected_rate_rps(grown) == pytest.approx(
+        1.5 * preflight.expected_rate_rps(base), rel=1e-9
+    )
+    volumes = compose(
+        "demo", [f"horizon_s={2 * month}", "workload.growth.monthly_volumes=[0.5,0.5]"]
+    )
+    assert preflight.expected_rate_rps(volumes) == pytest.approx(
+        0.5 * preflight.expected_rate_rps(base), rel=1e-9
+    )
