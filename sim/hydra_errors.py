@@ -94,6 +94,60 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _list_paths(schema: Any, element: type, prefix: str = "") -> list[str]:
+    """Dotted paths of the schema's lists of ``element`` (``pools.*.x`` for a kind's entries)."""
+    out: list[str] = []
+    for name, hint in typing.get_type_hints(schema).items():
+        hint = checks.strip_optional(hint)
+        origin, args = typing.get_origin(hint), typing.get_args(hint)
+        if origin is list and args and args[0] is element:
+            out.append(prefix + name)
+        elif origin is dict and args and dataclasses.is_dataclass(args[1]):
+            out.extend(_list_paths(args[1], element, f"{prefix}{name}.*."))
+        elif dataclasses.is_dataclass(hint):
+            out.extend(_list_paths(hint, element, f"{prefix}{name}."))
+    return out
+
+
+def list_element_key(cause: Any, argv: Sequence[str]) -> tuple[str, str, list[str]] | None:
+    """``(full key, value as typed, its fields)`` for an error inside one element of a list
+    of sections (``workload.growth.price_changes[1].at_day``), which OmegaConf reports by
+    the field's name alone; None when ``cause`` is not about such an element."""
+    import fnmatch
+
+    import yaml
+
+    from sim.config import schema as full_schema
+
+    element, name = getattr(cause, "object_type", None), getattr(cause, "key", None)
+    if not (dataclasses.is_dataclass(element) and isinstance(name, str)):
+        return None
+    paths = _list_paths(full_schema(), element)
+    if not paths:
+        return None
+    fields = [f.name for f in dataclasses.fields(element)]
+    for arg in reversed(argv):
+        body = arg.lstrip("+~")
+        if "=" not in body:
+            continue
+        key, text = body.split("=", 1)
+        if not any(fnmatch.fnmatchcase(key, p) for p in paths):
+            continue
+        try:
+            items = yaml.safe_load(text)
+        except yaml.YAMLError:
+            items = None
+        if isinstance(items, list):
+            bad = re.search(r"Value '([^']*)'", getattr(cause, "msg", "") or "")
+            hits = [i for i, it in enumerate(items) if isinstance(it, dict) and name in it]
+            if bad:  # a value that did not convert: the element that holds it
+                hits = [i for i in hits if str(items[i][name]) == bad.group(1)] or hits
+            if hits:
+                return f"{key}[{hits[0]}].{name}", str(items[hits[0]][name]), fields
+        return f"{key}[].{name}", "?", fields
+    return f"{paths[0].replace('*', '<name>')}[].{name}", "?", fields
+
+
 def _omegaconf_line(cause: Any, argv: Sequence[str]) -> str | None:
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
@@ -102,6 +156,16 @@ def _omegaconf_line(cause: Any, argv: Sequence[str]) -> str | None:
         return None
     value = typed_value(key, argv)
     shown = value if value is not None else "?"
+    element = list_element_key(cause, argv) if "." not in key else None
+    if element is not None:
+        key, shown, fields = element
+        value = shown
+        if isinstance(cause, (ConfigKeyError, ConfigAttributeError)):
+            name = key.rsplit(".", 1)[-1]
+            return (
+                f"{key}={shown} is not a known key{checks.did_you_mean(name, fields)} "
+                f"(each element has: {', '.join(fields)})"
+            )
     msg = getattr(cause, "msg", None) or _first_line(cause)
     added = _new_catalog_entry(key, argv)
     if added:

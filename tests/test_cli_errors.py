@@ -32,6 +32,17 @@ FILES = {
 # (scenario, overrides, text that must appear in the one line)
 CASES: list[tuple[str, list[str], list[str]]] = [
     ("demo", ["horizon_s=nan"], ["horizon_s=nan"]),
+    # an element of a list of sections is named by its index
+    (
+        "demo",
+        ["workload.growth.price_changes=[{at_day: 2, model: gpt_4o_mini, usd_per_mtok_inputt: 1}]"],
+        ["workload.growth.price_changes[0].usd_per_mtok_inputt=1", "usd_per_mtok_input"],
+    ),
+    (
+        "demo",
+        ["workload.growth.price_changes=[{at_day: 2, model: m},{at_day: soon, model: m}]"],
+        ["workload.growth.price_changes[1].at_day=soon", "number"],
+    ),
     ("demo", ["horizon_s=inf"], ["horizon_s=inf", "finite"]),
     ("demo", ["horizon_s=-5"], ["horizon_s=-5"]),
     ("demo", ["horizon_s=0"], ["horizon_s=0"]),
