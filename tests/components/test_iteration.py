@@ -188,3 +188,87 @@ def test_bad_configs_name_their_key(retrain, message):
     with pytest.raises(ConfigError) as err:
         build(cfg)
     assert str(err.value).startswith(message), str(err.value)
+
+
+# -- notes ---------------------------------------------------------------------------------
+def _loop_notes(summary: dict) -> list[str]:
+    return [n for n in summary["notes"] if n.startswith("retraining.rt")]
+
+
+def test_a_cycle_cut_off_by_the_horizon_is_a_note_with_what_the_run_holds_of_it():
+    """Cycles every 1.5 h; at 4.9 h the third has worked 0.4 h of its 0.75 h (training)."""
+    s = run(_cfg(["horizon_s=17640"], interval_days=1.5 / 24)).summary
+    total = TRAINING + EVALUATION + ENGINEERING
+    third = ENGINEERING * 0.4 / 0.75  # engineers so far; the job has not ended
+    assert s["cost_usd"]["by_layer"]["iteration"] == pytest.approx(2 * total + third)
+    (note,) = _loop_notes(s)
+    assert note.startswith("retraining.rt: a scheduled cycle that started at day 0.19 was ")
+    assert "still in training at the horizon (day 0.20)" in note
+    assert f"the run holds ${third:,.2f} of its ${total:,.2f}" in note
+    assert "(horizon_s)" in note
+
+
+@pytest.mark.parametrize("horizon_s", [16000, 19000])
+def test_no_cycle_under_way_or_one_in_its_canary_has_no_note(horizon_s):
+    """At 16,000 s no cycle runs; at 19,000 s the third is in its canary, all of it paid."""
+    s = run(_cfg([f"horizon_s={horizon_s}"], interval_days=1.5 / 24)).summary
+    rt = s["components"]["rt"]
+    total = TRAINING + EVALUATION + ENGINEERING
+    assert s["cost_usd"]["by_layer"]["iteration"] == pytest.approx(
+        sum(rt["cycles_started"].values()) * total
+    )
+    assert _loop_notes(s) == []
+
+
+# -- what a month costs --------------------------------------------------------------------
+MONTH_S = 30.4375 * 86400
+
+
+def _run_keeping_loop(cfg, monkeypatch) -> tuple[dict, object]:
+    """Run ``cfg`` and keep its retraining loop (run() returns only what it measured)."""
+    import sim.run
+
+    kept = {}
+
+    def build_and_keep(c):
+        kept["built"] = build(c)
+        return kept["built"]
+
+    monkeypatch.setattr(sim.run, "build", build_and_keep)
+    return run(cfg).summary, kept["built"].components["rt"]
+
+
+def test_a_day_of_a_monthly_schedule_costs_a_cycle_per_30_days_a_month(monkeypatch):
+    """A 1-day run sees no cycle; the month still holds 30.4375 / 30 of them."""
+    s, rt = _run_keeping_loop(
+        _cfg(["horizon_s=86400", "bucket_s=3600"], interval_days=30), monkeypatch
+    )
+    total = TRAINING + EVALUATION + ENGINEERING
+    assert s["cost_usd"]["by_layer"]["iteration"] == 0.0
+    assert rt.expected_monthly_usd(s["measured_s"]) == {
+        "iteration": pytest.approx(total * 30.4375 / 30, rel=1e-12)
+    }
+
+
+def test_triggered_cycles_are_extrapolated_at_the_rate_the_run_saw(monkeypatch):
+    """One detected drift in 4 h: 182.6 triggered cycles a month; the monthly schedule
+    loses the quarter of its ticks that fall while a triggered cycle runs (1 h in 4)."""
+    cfg = _cfg(["horizon_s=14400"], STEP, monitor="mon", interval_days=30)
+    s, rt = _run_keeping_loop(cfg, monkeypatch)
+    assert rt.started == {"scheduled": 0, "triggered": 1}
+    triggered = MONTH_S / 14400
+    scheduled = 30.4375 / 30 * (1 - triggered * 3600 / MONTH_S)
+    total = TRAINING + EVALUATION + ENGINEERING
+    assert rt.expected_monthly_usd(14400) == {
+        "iteration": pytest.approx((triggered + scheduled) * total, rel=1e-12)
+    }
+    assert rt.expected_monthly_usd(0.0)["iteration"] == pytest.approx(30.4375 / 30 * total)
+
+
+def test_a_cycle_longer_than_the_interval_runs_every_other_tick(monkeypatch):
+    """Ticks every 40 min, cycles of 60 min: the tick during a cycle is skipped, so the
+    steady-state count (one cycle per 80 min) matches what the schedule did."""
+    s, rt = _run_keeping_loop(_cfg(["horizon_s=43200"], interval_days=40 / 1440), monkeypatch)
+    assert rt.started["scheduled"] == 9 and rt.skipped["scheduled"] == 8
+    cycles = rt.expected_monthly_usd(43200)["iteration"] / rt.usd_per_cycle["total"]
+    assert cycles == pytest.approx(MONTH_S / 4800) == pytest.approx(9 * MONTH_S / 43200)

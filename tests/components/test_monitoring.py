@@ -264,3 +264,64 @@ def test_bad_configs_name_their_key(monitor, message):
     with pytest.raises(ConfigError) as err:
         build(cfg)
     assert str(err.value).startswith(message), str(err.value)
+
+
+# -- notes ---------------------------------------------------------------------------------
+def _monitor_notes(summary: dict) -> list[str]:
+    return [n for n in summary["notes"] if n.startswith("monitors.mon")]
+
+
+def _step(eval_share: float, drop: float, **monitor) -> dict:
+    """A step of ``drop`` at 600 s, 5 requests a second for 40 min, a known baseline."""
+    cfg = _cfg(
+        ["workload.rate_rps=5", "horizon_s=2400"],
+        eval_share=eval_share,
+        drift_step_days=[600 / 86400],
+        drift_step_drop=[drop],
+        **{"baseline_acceptable_share": 0.999, **monitor},
+    )
+    return run(cfg).summary
+
+
+def test_drift_nobody_judges_is_a_note_with_its_loss():
+    cfg = _cfg(["workload.rate_rps=5", "horizon_s=3600"], drift_per_day=2.4, eval_share=0.0)
+    s = run(cfg).summary
+    (note,) = _monitor_notes(s)
+    assert note.startswith("monitors.mon: drift that began at day 0.00 was not detected")
+    assert "(day 0.04); by then it spoiled 10.0% of otherwise acceptable answers" in note
+    assert note.endswith("no answer is judged: set monitors.mon.eval_share above 0")
+
+
+def test_drift_the_detector_finds_has_no_note_and_no_drift_has_none():
+    found = _step(0.2, 0.3)
+    assert found["components"]["mon"]["episodes"][0]["detected_s"] is not None
+    assert _monitor_notes(found) == []
+    calm = run(_cfg(["workload.rate_rps=5", "horizon_s=1800"], eval_share=0.2)).summary
+    assert calm["components"]["mon"]["episodes"] == [] and _monitor_notes(calm) == []
+
+
+def test_drift_missed_for_want_of_verdicts_names_eval_share():
+    """A 30-point step needs ~120 verdicts; 0.1 % of 9,000 answers gives ~9."""
+    s = _step(0.001, 0.3)
+    assert s["components"]["mon"]["alarms"] == 0
+    (note,) = _monitor_notes(s)
+    assert "began at day 0.01" in note and "spoiled 30.0%" in note
+    assert note.endswith("raise monitors.mon.eval_share (now 0.001) to detect it sooner")
+
+
+def test_drift_missed_while_the_baseline_is_learned_names_baseline_evals():
+    s = _step(0.05, 0.3, baseline_acceptable_share=None, baseline_evals=1000)
+    rep = s["components"]["mon"]
+    assert rep["cusum"]["baseline_judged_unacceptable"] is None  # still learning
+    (note,) = _monitor_notes(s)
+    assert f"still learning its baseline ({rep['evals']:,} of 1,000 verdicts)" in note
+    assert "raise monitors.mon.eval_share (now 0.05) or lower monitors.mon.baseline_evals" in note
+
+
+def test_drift_smaller_than_the_tuned_drop_names_detect_shift():
+    """A 2-point drop under a chart tuned to 5 points: the log-likelihood drifts down."""
+    s = _step(0.2, 0.02)
+    assert s["components"]["mon"]["alarms"] == 0
+    (note,) = _monitor_notes(s)
+    assert "spoiled 2.0%" in note
+    assert "tuned to a larger drop (monitors.mon.detect_shift=0.05): lower it" in note

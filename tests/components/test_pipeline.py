@@ -352,3 +352,43 @@ def test_an_unknown_service_name_is_refused_with_its_key():
     cfg.services = ["ingst"]
     with pytest.raises(ConfigError, match=r"^services\[0\]='ingst' names no component"):
         build(cfg)
+
+
+# -- notes ---------------------------------------------------------------------------------
+def _pipeline_notes(summary: dict) -> list[str]:
+    return [n for n in summary["notes"] if n.startswith("pipelines.ingest")]
+
+
+def test_a_pipeline_that_falls_behind_is_a_note_with_the_workers_it_needs():
+    over = ["horizon_s=3000", "bucket_s=300"]
+    pipe = dict(docs_per_day=2.2 * 86400, overhead_s=0.9, mb_per_s=1.0, refresh_s=120.0)
+    s = run(_config(over, workers=2, **pipe)).summary
+    rep = s["components"]["ingest"]
+    load = rep["offered_load"]
+    need = math.floor(load * 2) + 1  # the fewest workers with a load below 1
+    assert rep["overloaded"] and need == 3
+    (note,) = _pipeline_notes(s)
+    assert note.startswith("pipelines.ingest falls behind: 190,080 documents/day arrive")
+    assert f"2 worker(s) process about {rep['capacity_docs_per_day']:,.0f}/day" in note
+    assert f"(offered load {load:.2f})" in note
+    assert f"the backlog ({rep['backlog_at_end']:,} documents at the end)" in note
+    assert f"set pipelines.ingest.workers to at least {need}" in note
+    enough = run(_config(over, workers=need, **pipe)).summary
+    assert enough["components"]["ingest"]["offered_load"] < 1
+    assert _pipeline_notes(enough) == []
+
+
+def test_a_lag_longer_than_the_freshness_window_is_a_note_naming_refresh_s():
+    """Hourly refreshes make documents wait ~30 min: longer than a 10-minute window."""
+    over = ["horizon_s=14400"]
+    pipe = dict(docs_per_day=2000, fresh_window_s=600.0)
+    s = run(_config(over, refresh_s=3600.0, **pipe)).summary
+    lag = s["components"]["ingest"]["lag_s"]["mean"]
+    assert 1500 < lag < 2100  # half a refresh plus the processing
+    (note,) = _pipeline_notes(s)
+    assert f"documents take {lag / 3600:.1f} h on average to become visible" in note
+    assert "(pipelines.ingest.fresh_window_s=600 s)" in note
+    assert "lower pipelines.ingest.refresh_s (now 3600 s)" in note
+    fast = run(_config(over, refresh_s=60.0, **pipe)).summary
+    assert fast["components"]["ingest"]["lag_s"]["mean"] < 600
+    assert _pipeline_notes(fast) == []

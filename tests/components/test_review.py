@@ -321,3 +321,87 @@ def test_a_request_failed_before_the_stage_is_not_seen():
     rep = s["components"]["r"]
     assert s["requests"]["failed"] > 100 and rep["failures"] == 0
     assert rep["answers"] == s["requests"]["completed"]
+
+
+# -- notes ---------------------------------------------------------------------------------
+NIGHT_SHIFT_CFG = dict(
+    policy="all",
+    escalate_unacceptable=True,
+    review_median_s=300.0,
+    escalation_median_s=600.0,
+    time_sigma=0.0,  # fixed times: the work in the backlog is exact
+    shifts=[ShiftConfig(headcount=1, days=["mon"])],  # Monday 09:00-17:00: 8 reviewer-hours
+)
+
+
+@pytest.mark.parametrize("reviews", [16, 17])
+def test_a_backlog_of_more_than_one_shift_of_work_is_a_note_with_its_hours(reviews):
+    """40 escalations (600 s) + 16 reviews (300 s) are 8.0 h of work: one shift does it.
+    One more review and the backlog outgrows the shift."""
+    cfg = _with_reviewers(["horizon_s=86400"], **NIGHT_SHIFT_CFG)
+    items = [(1 * H + i, False) for i in range(40)] + [(2 * H + i, True) for i in range(reviews)]
+    r, env = _drive(cfg, items)
+    env.run(until=9 * H - 1)  # everything waits for the shift
+    work_h = (40 * 600 + reviews * 300) / H
+    if work_h <= 8.0:
+        assert r.notes() == []
+        return
+    (note,) = r.notes()
+    assert note.startswith(f"reviewers.r: {40 + reviews} items wait at the end")
+    assert f"about {work_h:.1f} reviewer-hours" in note and "(the largest: 8.0 " in note
+    assert "reviewers.r.shifts[i].headcount" in note and "(reviewers.r.shifts)" in note
+
+
+def test_sla_misses_of_items_queued_off_shift_are_a_note_naming_the_hours():
+    """Two of four items wait past the 2 h SLA because nobody works before 09:00."""
+    cfg = _with_reviewers(["horizon_s=86400"], **{**NIGHT_SHIFT_CFG, "sla_s": 2 * H})
+    r, env = _drive(cfg, [(1 * H, True), (3 * H, True), (8.5 * H, False), (10 * H, True)])
+    env.run(until=86400)
+    r.bill(0.0, 86400)
+    rep = r.report()
+    assert rep["sla_misses"] == 2 and rep["sla_miss_share"] == 0.5
+    (note,) = r.notes()
+    assert "50% of the items picked up (2 of 4) waited longer than the SLA" in note
+    assert "(reviewers.r.sla_s=7200 s)" in note
+    assert "2 of them were queued while nobody was on shift" in note
+    assert "reviewers.r.shifts: hours, days" in note
+    # a 3 h SLA: one late item of four is 25 %, still a note; a 9 h SLA: none late
+    for sla_h, notes in ((3, 1), (9, 0)):
+        cfg = _with_reviewers(["horizon_s=86400"], **{**NIGHT_SHIFT_CFG, "sla_s": sla_h * H})
+        r, env = _drive(cfg, [(1 * H, True), (3 * H, True), (8.5 * H, False), (10 * H, True)])
+        env.run(until=86400)
+        assert len(r.notes()) == notes, r.notes()
+
+
+def test_sla_misses_of_items_queued_on_shift_are_a_note_naming_the_headcount():
+    """Always on, one reviewer, 20 reviews of 300 s at once: from the 3rd on they wait
+    more than 600 s (a queue while on shift: too few people)."""
+    cfg = _with_reviewers(
+        ["horizon_s=86400"],
+        **{**NIGHT_SHIFT_CFG, "sla_s": 600.0, "shifts": [ShiftConfig(headcount=1, **ALWAYS)]},
+    )
+    r, env = _drive(cfg, [(H + i, True) for i in range(20)])
+    env.run(until=86400)
+    r.bill(0.0, 86400)
+    rep = r.report()
+    late = sum(1 for k in range(20) if 300 * k - k > 600)  # item k waits 300 k - k s
+    assert rep["sla_misses"] == late == 17
+    (note,) = r.notes()
+    assert f"{late / 20:.0%} of the items picked up ({late} of 20)" in note
+    assert f"{late} of them were queued while reviewers were on shift" in note
+    assert f"busy {rep['utilization']:.0%} of their paid time" in note
+    assert "add people (reviewers.r.shifts[i].headcount)" in note
+
+
+def test_reviewers_that_keep_up_have_no_note():
+    """36 reviews an hour for 2 people who do 47 (mean 2.55 min): rho 0.77, and by Erlang C
+    P(wait > 30 min) ~ 0.3 %."""
+    s = run(
+        _with_reviewers(
+            ["horizon_s=7200"], policy="sample", sample_share=0.005, sla_s=1800.0,
+            shifts=[ShiftConfig(headcount=2, **ALWAYS)],
+        )
+    ).summary  # fmt: skip
+    rep = s["components"]["r"]
+    assert rep["reviewed"] > 40 and rep["sla_miss_share"] < 0.1
+    assert not [n for n in s["notes"] if n.startswith("reviewers.r")]

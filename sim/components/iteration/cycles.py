@@ -1,7 +1,4 @@
-"""The ``retraining`` kind: retraining, testing and redeployment cycles beside the path.
-
-A retraining loop is a service (``services: [retrain]``): it runs beside the request
-path, started before the run (:meth:`RetrainingLoop.start`).
+"""Retraining cycles: what starts them, their phases, and what each phase costs.
 
 Triggers
     **Scheduled** cycles start every ``interval_days`` (at ``k × interval``, k = 1, 2, …);
@@ -26,39 +23,34 @@ A cycle (phases in order)
        before the data cut-off is gone, later drift still applies.
     Engineers (``engineer_hours`` at ``usd_per_engineer_hour``) are billed evenly over
     phases 1–3. Everything goes to layer ``iteration``, when it happens: a cycle cut off
-    by the horizon has paid only for what it did.
+    by the horizon has paid only for what it did (:meth:`RetrainingCycles.charged_usd`
+    tells how much).
 
 Not modelled: the fine-tuned model's own inference price (OpenAI bills fine-tuned
 gpt-4o-mini at twice the base rate; set the serving API's model for that), and a canary
 replica's extra capacity on a self-hosted pool.
-
-Statistics (cycles that started after the warm-up) go to ``summary.json`` through
-:meth:`RetrainingLoop.report`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
 from typing import Any
 
 import simpy
 
 from sim import checks
-from sim.checks import knob
-from sim.components.kinds import register
 from sim.engine.context import SimContext
 
 LAYER = "iteration"
 SECONDS_PER_DAY = 86400.0
 SECONDS_PER_HOUR = 3600.0
-METHODS = ("api", "gpu")
 KINDS = ("scheduled", "triggered")
+PHASES = ("preparation", "training", "evaluation", "canary")
 LISTED_CYCLES = 20  # cycles listed one by one in the report (all are counted)
 
 
-class RetrainingLoop:
-    """Scheduled and drift-triggered retraining cycles with their costs (see module)."""
+class RetrainingCycles:
+    """Scheduled and drift-triggered retraining cycles, charged as they run (see module)."""
 
     def __init__(
         self,
@@ -99,6 +91,7 @@ class RetrainingLoop:
         self.eval_usd = checks.non_negative("eval_usd", eval_usd)
         self.engineering_usd = checks.non_negative("engineering_usd", engineering_usd)
         self.busy = False
+        self.running: dict[str, Any] | None = None  # the cycle under way: kind, start, phase
         # costs billed by time: [start, end, usd per second]
         self._accruals: list[list[float]] = []
         self.started = dict.fromkeys(KINDS, 0)
@@ -119,6 +112,11 @@ class RetrainingLoop:
             "engineering": self.engineering_usd,
         }
         return {**parts, "total": sum(parts.values())}
+
+    @property
+    def cycle_s(self) -> float:
+        """How long a cycle keeps the loop busy: its four phases."""
+        return self.prep_s + self.train_s + self.eval_s + self.canary_s
 
     # -- processes ------------------------------------------------------------------------
     def start(self) -> None:
@@ -156,16 +154,20 @@ class RetrainingLoop:
         record: dict[str, Any] = {"kind": kind, "started_s": t0, "detected_s": detected_at}
         if counted and len(self.cycles) < LISTED_CYCLES:
             self.cycles.append(record)
+        running = self.running = {"kind": kind, "started_s": t0, "phase": "preparation"}
         work_s = self.prep_s + self.train_s + self.eval_s
         if self.engineering_usd > 0.0:
             self._accrue(t0, work_s, self.engineering_usd)
         yield env.timeout(self.prep_s)
+        running["phase"] = "training"
         if self.gpu_usd_per_hour > 0.0:
             self._accrue(env.now, self.train_s, self.gpu_usd_per_hour * self.train_s / 3600.0)
         yield env.timeout(self.train_s)
         self._charge(env.now, self.training_usd)
+        running["phase"] = "evaluation"
         yield env.timeout(self.eval_s)
         self._charge(env.now, self.eval_usd)
+        running["phase"] = "canary"
         if self.monitor is not None and self.canary_share < 1.0 and self.canary_s > 0.0:
             self.monitor.restore(t0, self.canary_share)
             record["canary_s"] = env.now
@@ -177,6 +179,7 @@ class RetrainingLoop:
         if detected_at is not None and counted:
             self.restore_delays_s.append(env.now - detected_at)
         self.busy = False
+        self.running = None
 
     # -- accounting -----------------------------------------------------------------------
     def _charge(self, t: float, usd: float) -> None:
@@ -205,125 +208,24 @@ class RetrainingLoop:
             if start_s >= self._warmup_s:
                 self.usd_charged += usd
 
-    def report(self) -> dict[str, Any]:
-        """What ``summary.json`` shows of this loop."""
-        delays = self.restore_delays_s
-        return {
-            "kind": "retraining",
-            "monitor": getattr(self.monitor, "name", None),
-            "interval_days": self.interval_s / SECONDS_PER_DAY if self.interval_s else None,
-            "on_drift": self.on_drift,
-            "cycles_started": dict(self.started),
-            "cycles_completed": dict(self.completed),
-            "cycles_skipped_busy": dict(self.skipped),
-            "cycle_hours": (self.prep_s + self.train_s + self.eval_s + self.canary_s)
-            / SECONDS_PER_HOUR,
-            "usd_per_cycle": self.usd_per_cycle,
-            "usd_charged": self.usd_charged,
-            "detection_to_restore_s": {
-                "n": len(delays),
-                "mean": sum(delays) / len(delays) if delays else None,
-                "max": max(delays) if delays else None,
-            },
-            "cycles": [dict(c) for c in self.cycles],
-        }
+    def charged_usd(self, now: float | None = None) -> float:
+        """What the cycle under way has cost by ``now`` (once billed to it), 0 if none runs.
 
-    def __repr__(self) -> str:
-        return (
-            f"RetrainingLoop({self.name!r}, interval_s={self.interval_s}, on_drift={self.on_drift})"
-        )
-
-
-@dataclass
-class RetrainingConfig:
-    """Retraining cycles: when they run, how long they take, what they cost (see comments)."""
-
-    monitor: str | None = None  # a monitors component: restored by cycles, triggers them
-    on_drift: bool = True  # start a cycle when the monitor detects drift
-    interval_days: float | None = knob(30.0, gt=0, none_ok=True)  # assumption: monthly
-    method: str = knob("api", choices=METHODS)
-    # Phases. Assumptions: two working days of data preparation, a 2-hour fine-tuning
-    # job, 2 hours of evaluation, a one-day canary on 10 % of traffic.
-    prep_hours: float = knob(16.0, ge=0)
-    train_hours: float = knob(2.0, ge=0)
-    eval_hours: float = knob(2.0, ge=0)
-    canary_hours: float = knob(24.0, ge=0)
-    canary_share: float = knob(0.1, gt=0, le=1)
-    # method api: OpenAI fine-tuning of gpt-4o-mini, $3.00 per 1M training tokens
-    # (announced 2024-07-23; the same rate in tokonomics.ca's and tokenmix.ai's summaries
-    # of OpenAI's pricing page, the latter "verified April 2026"; read 2026-11).
-    # Assumption: 5,000 examples of 1,000 tokens, 3 epochs (OpenAI's usual default).
-    usd_per_mtok_training: float = knob(3.0, ge=0)
-    train_examples: int = knob(5000, ge=0, integer=True)
-    tokens_per_example: int = knob(1000, ge=0, integer=True)
-    epochs: int = knob(3, ge=1, integer=True)
-    # method gpu: devices of a hardware catalog entry, for train_hours.
-    hardware: str = "a100_80gb_sxm"
-    train_gpus: int = knob(8, ge=1, integer=True)
-    # Evaluation run. Assumption: 500 items, each a 1,500-token judge prompt (question,
-    # answer, rubric) and a 100-token verdict, at judge_model's list prices.
-    eval_items: int = knob(500, ge=0, integer=True)
-    judge_model: str = "gpt_4o_mini"
-    eval_prompt_tokens: int = knob(1500, ge=0, integer=True)
-    eval_output_tokens: int = knob(100, ge=0, integer=True)
-    # Engineering: assumption, three engineer-days per cycle. Rate: BLS median pay of
-    # software developers, $132,270 a year = $63.59/h (Occupational Outlook Handbook,
-    # May 2023), loaded with benefits: wages are 70.4 % of private-industry compensation
-    # (BLS ECEC, September 2024: $31.25 of $44.40) => $63.59 / 0.704 = $90.33/h.
-    engineer_hours: float = knob(24.0, ge=0)
-    usd_per_engineer_hour: float = knob(90.33, ge=0)
-
-
-@register("retraining", RetrainingConfig)
-def build_retraining(b: Any, name: str, c: Any) -> RetrainingLoop:
-    """Retraining cycles beside the path: on a schedule and/or when a monitor sees drift."""
-    key = f"retraining.{name}"
-    monitor = None
-    if c.monitor is not None:
-        monitor = b.component(c.monitor, f"{key}.monitor")
-        if not (callable(getattr(monitor, "on_detect", None)) and hasattr(monitor, "restore")):
-            checks.fail(
-                f"{key}.monitor",
-                c.monitor,
-                "is not a monitor: name a component of the monitors section",
-            )
-    if c.interval_days is None and (monitor is None or not c.on_drift):
-        checks.both(
-            f"{key}.interval_days",
-            None,
-            f"{key}.monitor" if monitor is None else f"{key}.on_drift",
-            c.monitor if monitor is None else c.on_drift,
-            "leave the loop nothing to start it: set an interval or a monitor to trigger on",
-        )
-    judge = checks.lookup(f"{key}.judge_model", c.judge_model, b.cfg.api_models, "api_models")
-    eval_usd = (
-        c.eval_items
-        * (
-            c.eval_prompt_tokens * judge.usd_per_mtok_input
-            + c.eval_output_tokens * judge.usd_per_mtok_output
-        )
-        * 1e-6
-    )
-    training_usd, gpu_usd_per_hour = 0.0, 0.0
-    if c.method == "api":
-        tokens = c.train_examples * c.tokens_per_example * c.epochs
-        training_usd = tokens * c.usd_per_mtok_training * 1e-6
-    else:
-        hw = checks.lookup(f"{key}.hardware", c.hardware, b.cfg.hardware, "hardware")
-        gpu_usd_per_hour = c.train_gpus * hw.usd_per_hour
-    return RetrainingLoop(
-        name,
-        b.ctx,
-        monitor=monitor,
-        interval_s=c.interval_days * SECONDS_PER_DAY if c.interval_days is not None else None,
-        on_drift=c.on_drift,
-        prep_s=c.prep_hours * SECONDS_PER_HOUR,
-        train_s=c.train_hours * SECONDS_PER_HOUR,
-        eval_s=c.eval_hours * SECONDS_PER_HOUR,
-        canary_s=c.canary_hours * SECONDS_PER_HOUR,
-        canary_share=c.canary_share,
-        training_usd=training_usd,
-        gpu_usd_per_hour=gpu_usd_per_hour,
-        eval_usd=eval_usd,
-        engineering_usd=c.engineer_hours * c.usd_per_engineer_hour,
-    )
+        Engineers accrue evenly over preparation, training and evaluation; GPUs over
+        training; the fine-tuning job and the evaluation run when their phase ends.
+        """
+        running = self.running
+        if running is None:
+            return 0.0
+        elapsed = (self._env.now if now is None else now) - running["started_s"]
+        phase = PHASES.index(running["phase"])
+        work_s = self.prep_s + self.train_s + self.eval_s
+        usd = self.engineering_usd * (min(1.0, elapsed / work_s) if work_s > 0.0 else 1.0)
+        if phase >= 1:  # training began
+            trained_s = min(max(elapsed - self.prep_s, 0.0), self.train_s)
+            usd += self.gpu_usd_per_hour * trained_s / SECONDS_PER_HOUR
+        if phase >= 2:
+            usd += self.training_usd
+        if phase >= 3:
+            usd += self.eval_usd
+        return usd
