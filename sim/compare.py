@@ -196,7 +196,8 @@ def rows(left: dict[str, Any], right: dict[str, Any]) -> list[dict[str, Any]]:
     for layer in LAYERS:
         row: dict[str, Any] = {"layer": layer}
         for tag, (s, per_month, total) in zip(("left", "right"), sides):
-            usd = s["cost_usd"]["by_layer"][layer] * per_month
+            info = s["layers"][layer]
+            usd = info.get("monthly_usd", s["cost_usd"]["by_layer"][layer] * per_month)
             active = s["layers"][layer]["active"]
             row[f"{tag}_usd"] = usd if active else None
             row[f"{tag}_share"] = usd / total if active and total else None

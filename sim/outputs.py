@@ -209,13 +209,14 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
     total = s["cost_usd"]["total"]
     lines.append("")
     lines.append(f"{'cost layer':<22}{'USD':>14}{'share':>8}  {'monthly':>12}")
-    factor = s["monthly_cost_usd"] / total if total else 0.0
+    factor = s["monthly_cost_usd"] / total if total else 0.0  # summaries from before monthly_usd
     for layer in LAYERS:
         info = s["layers"][layer]
         if info["active"]:
             share = f"{info['share']:.1%}" if info["share"] is not None else "-"
             lines.append(
-                f"{layer:<22}{_usd(info['usd']):>14}{share:>8}  {_usd(info['usd'] * factor):>12}"
+                f"{layer:<22}{_usd(info['usd']):>14}{share:>8}  "
+                f"{_usd(info.get('monthly_usd', info['usd'] * factor)):>12}"
             )
         else:
             lines.append(f"{layer:<22}{'—':>14}{'':>8}  {'(inactive)':>12}")

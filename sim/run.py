@@ -200,6 +200,27 @@ def _per(x: float, n: float) -> float | None:
     return x / n if n else None
 
 
+def _monthly_by_layer(
+    built: Built,
+    by_layer: dict[str, float],
+    by_component: dict[str, dict[str, float]],
+    measured_s: float,
+) -> dict[str, float]:
+    """Each layer's cost over a month: the measured window scaled linearly, with the share
+    of a component that states its steady-state month (``expected_monthly_usd``, e.g. a
+    retraining loop on a 30-day schedule) replaced by that statement."""
+    scale = SECONDS_PER_MONTH / measured_s
+    out = {layer: usd * scale for layer, usd in by_layer.items()}
+    for name, comp in built.components.items():
+        expected = getattr(comp, "expected_monthly_usd", None)
+        if not callable(expected):
+            continue
+        window = by_component.get(name, {})
+        for layer, usd in expected(measured_s).items():
+            out[layer] = out.get(layer, 0.0) + usd - window.get(layer, 0.0) * scale
+    return out
+
+
 def _result(
     cfg: Any, built: Built, edges: list[float], wall_s: float, notes: list[str]
 ) -> RunResult:
@@ -214,7 +235,8 @@ def _result(
     measured = ctx.measured_s
     counts = rec.counts()
     completed = counts["completed"]
-    monthly = total * SECONDS_PER_MONTH / measured
+    monthly_by_layer = _monthly_by_layer(built, by_layer, ledger.by_component(), measured)
+    monthly = sum(monthly_by_layer.values())
     users = cfg.workload.users if cfg.workload.arrival == "sessions" else None
     # each user's share of the cost (inference by tokens, the rest by requests); with
     # cells, a layer the cells share is counted once for all of their users
@@ -294,6 +316,9 @@ def _result(
                 "usd": by_layer[layer],
                 "share": _per(by_layer[layer], total),
                 "active": layer in active,
+                # a month of this layer: the window scaled to 30.4375 days, except what a
+                # component knows better (one retraining cycle a month, not 4.35 a week)
+                "monthly_usd": monthly_by_layer[layer],
             }
             for layer in LAYERS
         },
@@ -328,7 +353,8 @@ def _result(
         "resilience": {
             name: rep
             for name, comp in built.components.items()
-            if callable(getattr(comp, "resilience", None)) and (rep := comp.resilience()) is not None
+            if callable(getattr(comp, "resilience", None))
+            and (rep := comp.resilience()) is not None
         },
         "notes": notes,
         "run": {

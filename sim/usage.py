@@ -125,7 +125,11 @@ def scale_summary(summary: dict[str, Any], cells: int) -> dict[str, Any]:
     for ly, info in summary["layers"].items():
         info["usd"] = cost["by_layer"][ly]
         info["share"] = info["usd"] / cost["total"] if cost["total"] else None
-    if before:
+        if "monthly_usd" in info:
+            info["monthly_usd"] *= times(ly)
+    if all("monthly_usd" in info for info in summary["layers"].values()):
+        summary["monthly_cost_usd"] = sum(i["monthly_usd"] for i in summary["layers"].values())
+    elif before:
         summary["monthly_cost_usd"] *= cost["total"] / before
     for key, n in (("cost_per_request_usd", 1), ("cost_per_1k_requests_usd", 1000)):
         done = summary["requests"]["completed"]
