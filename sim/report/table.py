@@ -73,7 +73,12 @@ LAYER_COLUMN = "monthly_usd.{}"
 
 
 def monthly_by_layer(s: dict[str, Any]) -> dict[str, float]:
-    """Each layer's cost scaled to a month like the total (they sum to ``monthly_cost_usd``)."""
+    """Each layer's cost over a month (they sum to ``monthly_cost_usd``): the summary's
+    ``layers.LAYER.monthly_usd``, or, in summaries from before it, the layer scaled like
+    the total."""
+    layers = s.get("layers") or {}
+    if layers and all("monthly_usd" in (layers.get(ly) or {}) for ly in LAYERS):
+        return {layer: float(layers[layer]["monthly_usd"] or 0.0) for layer in LAYERS}
     total = _get(s, "cost_usd", "total") or 0.0
     factor = (s.get("monthly_cost_usd") or 0.0) / total if total else 0.0
     by_layer = _get(s, "cost_usd", "by_layer") or {}
