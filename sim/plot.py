@@ -4,7 +4,9 @@
   and the total per layer, so idle headroom (infrastructure) is visible next to serving.
 * ``latency.png`` — distribution of end-to-end latency (and time to first token) on a
   log axis, with p50/p95/p99 marked.
-* ``load.png`` — arrivals per second and pool utilization / queue length over time.
+* ``load.png`` — arrivals per second, pool utilization, and latency over time; for a pool
+  whose number of replicas changes (autoscaling, spot replacements, crashes) a panel of
+  replicas provisioned and ready at each bucket edge.
 """
 
 from __future__ import annotations
@@ -161,7 +163,8 @@ def load_figure(summary: dict[str, Any], ts: dict[str, list[float]]) -> Any:
     x, xlabel = _time_axis(starts) if starts.size else (starts, "simulated time")
     bucket = summary["bucket_s"]
     utils = [k for k in ts if k.endswith(".utilization")]
-    nrows = 2 + (1 if utils else 0)
+    fleets = _varying_fleets(ts)
+    nrows = 2 + (1 if utils else 0) + (1 if fleets else 0)
     fig, axes = plt.subplots(nrows, 1, figsize=(10, 2.8 * nrows), sharex=True, squeeze=False)
     ax = axes[0, 0]
     ax.step(
@@ -198,6 +201,21 @@ def load_figure(summary: dict[str, Any], ts: dict[str, list[float]]) -> Any:
         axu.grid(alpha=0.3)
         axu.legend(fontsize=8, frameon=False, loc="upper right", title="pool", title_fontsize=8)
         row += 1
+    if fleets:
+        axr = axes[row, 0]
+        for name in fleets:
+            line = axr.step(x, np.asarray(ts[f"{name}.replicas"], float), where="post",
+                            label=f"{name}: provisioned")  # fmt: skip
+            ready = ts.get(f"{name}.ready")
+            if ready is not None:
+                axr.step(x, np.asarray(ready, float), where="post", ls="--", alpha=0.8,
+                         color=line[0].get_color(), label=f"{name}: ready")  # fmt: skip
+        axr.set_ylabel("replicas\n(at bucket edges)")
+        axr.set_ylim(bottom=0)
+        axr.yaxis.get_major_locator().set_params(integer=True)
+        axr.grid(alpha=0.3)
+        axr.legend(fontsize=8, frameon=False, loc="upper right")
+        row += 1
     axl = axes[row, 0]
     p50 = np.asarray(ts["latency_p50_s"], float)
     p95 = np.asarray(ts["latency_p95_s"], float)
@@ -215,6 +233,18 @@ def load_figure(summary: dict[str, Any], ts: dict[str, list[float]]) -> Any:
     axes[-1, 0].set_xlabel(xlabel)
     fig.tight_layout()
     return fig
+
+
+def _varying_fleets(ts: dict[str, list[float]]) -> list[str]:
+    """Pools whose number of provisioned replicas changed during the run."""
+    out = []
+    for key in ts:
+        if key.endswith(".replicas"):
+            v = np.asarray(ts[key], float)
+            v = v[np.isfinite(v)]
+            if v.size and v.min() != v.max():
+                out.append(key[: -len(".replicas")])
+    return out
 
 
 def save_png(fig: Any, path: Path) -> Path:

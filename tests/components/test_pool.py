@@ -361,7 +361,13 @@ def test_idle_pool_charges_only_infrastructure():
     assert by["inference"] == 0.0
     assert by["infrastructure"] == pytest.approx(2 * 60 * 3.6 / 3600)
     g = pool.gauges()
-    assert g == {"utilization": 0.0, "queue_len": 0.0, "running": 0.0}
+    assert g == {
+        "utilization": 0.0,
+        "queue_len": 0.0,
+        "running": 0.0,
+        "replicas": 2.0,
+        "ready": 2.0,
+    }
 
 
 def test_gauges_report_utilization_since_last_call():
@@ -390,3 +396,17 @@ def test_protocols_and_argument_checks():
             make_pool(ctx, FixedLatency(), **kw)
     with pytest.raises(ValueError, match="LatencyModel"):
         make_pool(ctx, object())
+
+
+def test_fleet_arguments_are_checked_with_their_names():
+    ctx = SimContext(seed=0, horizon_s=10.0)
+    for kw, match in [
+        (dict(provision_s=-1.0), "provision_s=-1.0 must be"),
+        (dict(billing_increment_s=0.0), "billing_increment_s=0.0 must be"),
+        (dict(autoscale=dict(enabled=True, min_replicas=3, max_replicas=2)), "min_replicas=3"),
+        (dict(autoscale=dict(target=0.0)), "autoscale.target=0.0 must be"),
+        (dict(spot=dict(share=2.0)), "spot.share=2.0 must be"),
+        (dict(crash=dict(on_crash="ignore")), "crash.on_crash='ignore' is not allowed"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            make_pool(ctx, FixedLatency(), **kw)

@@ -1,53 +1,52 @@
 """The ``pools`` kind: self-hosted replicas of one model (config, builder, scheduler).
 
 ``pools.NAME`` in a scenario declares one pool (:class:`PoolConfig`);
-:func:`build_pool` turns it into an :class:`InferencePool` (continuous batching, see
-:mod:`sim.components.pool.scheduler`) with a latency model from :mod:`sim.latency`.
+:func:`build_pool` turns it into an :class:`InferencePool` with a latency model from
+:mod:`sim.latency`. The package, one mechanism per module:
+
+* :mod:`.config` — the typed config, every default with its source;
+* :mod:`.replica` — the state of one replica and its life-cycle states;
+* :mod:`.scheduler` — continuous batching on each replica (prefill, decode, prefix caching);
+* :mod:`.central` — the pool as a stage behind one FIFO queue (the ``central`` balancer),
+  its gauges, bills and reports;
+* :mod:`.balancing` — per-replica queues and the policies that assign arrivals to them;
+* :mod:`.lifecycle` — the fleet: cold starts, draining, crashes, spot preemptions;
+* :mod:`.autoscaler` — the Kubernetes-HPA rule that resizes the fleet;
+* :mod:`.billing` — replica-seconds from provisioning to release, rounded per increment.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from omegaconf import MISSING
-
 from sim import checks
-from sim.checks import ConfigError, knob
+from sim.checks import ConfigError
 from sim.components.kinds import register
-from sim.components.pool.scheduler import InferencePool
+from sim.components.pool.balancing import DispatchPool
+from sim.components.pool.central import InferencePool
+from sim.components.pool.config import (
+    BALANCERS,
+    POOL_LATENCIES,
+    AutoscaleConfig,
+    CrashConfig,
+    PoolConfig,
+    SpotConfig,
+)
 from sim.workload.prefix import prefix_block_tokens
 
-POOL_LATENCIES = ("roofline", "exponential", "lognormal")
-
-__all__ = ["InferencePool", "PoolConfig", "POOL_LATENCIES", "build_pool", "pool_latency"]
-
-
-@dataclass
-class PoolConfig:
-    """Replicas of one model on one hardware type, with continuous batching."""
-
-    model: str = MISSING  # key of models
-    hardware: str = MISSING  # key of hardware
-    replicas: int = knob(1, ge=1, integer=True)
-    devices_per_replica: int = knob(1, ge=1, integer=True)  # tensor parallel degree
-    precision: str = "fp16"  # key of the hardware's tflops
-    latency: str = knob("roofline", choices=POOL_LATENCIES)  # or a per-request service time
-    service_mean_s: float = knob(
-        0.05, ge=1e-6
-    )  # the clock's resolution: 1 us  # exponential / lognormal latency
-    service_cv: float = knob(1.0, ge=0)  # lognormal latency
-    max_batch_size: int = knob(256, ge=1, integer=True)  # 1 turns batching off
-    max_queue: int = knob(100_000, ge=0, integer=True)  # waiting beyond this: dropped
-    kv_memory_fraction: float = knob(0.9, gt=0, le=1)  # device memory for weights + KV
-    prefill_efficiency: float = knob(0.5, gt=0, le=1)  # achieved / peak FLOP/s (MFU)
-    decode_efficiency: float = knob(0.6, gt=0, le=1)  # achieved / peak bandwidth (MBU)
-    step_overhead_s: float = knob(0.0, ge=0)  # fixed scheduler/launch cost per iteration
-    # Hardest request (difficulty in [0, 1]) the model answers acceptably; 1: every one.
-    skill: float = knob(1.0, ge=0, le=1)
-    # Reuse the KV cache of prompt prefixes seen before (vLLM --enable-prefix-caching,
-    # SGLang's radix cache): blocks from workload.prefix or a JSONL trace's hashes.
-    prefix_caching: bool = False
+__all__ = [
+    "AutoscaleConfig",
+    "BALANCERS",
+    "CrashConfig",
+    "DispatchPool",
+    "InferencePool",
+    "POOL_LATENCIES",
+    "PoolConfig",
+    "SpotConfig",
+    "build_pool",
+    "make_pool",
+    "pool_latency",
+]
 
 
 def _check_model(name: str, model: Any) -> None:
@@ -95,20 +94,61 @@ def pool_latency(name: str, pc: Any, cfg: Any, ctx: Any) -> Any:
         ) from None
 
 
+def make_pool(
+    name: str, ctx: Any, latency: Any, *, balancer: str = "central", **kw: Any
+) -> InferencePool:
+    """An :class:`InferencePool` (``central``) or a :class:`DispatchPool` (the other balancers)."""
+    checks.choice("balancer", balancer, BALANCERS)
+    if balancer == "central":
+        return InferencePool(name, ctx, latency, **kw)
+    rng = ctx.rng.stream(f"pools.{name}.balancer")
+    return DispatchPool(name, ctx, latency, balancer=balancer, rng=rng, **kw)
+
+
+def _check_fleet(key: str, pc: Any) -> None:
+    """Combinations of the fleet's keys (each field was checked on its own already)."""
+    a = pc.autoscale
+    if a.enabled and a.min_replicas > a.max_replicas:
+        checks.both(
+            f"{key}.autoscale.min_replicas",
+            a.min_replicas,
+            f"{key}.autoscale.max_replicas",
+            a.max_replicas,
+            "need min_replicas <= max_replicas",
+        )
+    if a.enabled and a.metric == "utilization" and a.target > 1:
+        checks.both(
+            f"{key}.autoscale.target",
+            a.target,
+            f"{key}.autoscale.metric",
+            a.metric,
+            "need a target <= 1 (a busy share of replica-time); queue and concurrency "
+            "targets are requests per replica",
+        )
+
+
 @register("pools", PoolConfig)
 def build_pool(b: Any, name: str, pc: Any) -> InferencePool:
     """Self-hosted replicas of a model on a hardware type, with continuous batching."""
     cfg, ctx = b.cfg, b.ctx
     latency = pool_latency(name, pc, cfg, ctx)  # checks pc.hardware names a catalog entry
+    _check_fleet(f"pools.{name}", pc)
     hw = cfg.hardware[pc.hardware]
-    return InferencePool(
+    return make_pool(
         name,
         ctx,
         latency,
+        balancer=pc.balancer,
         replicas=int(pc.replicas),
         max_batch_size=int(pc.max_batch_size),
         max_queue=int(pc.max_queue),
         usd_per_replica_hour=float(hw.usd_per_hour) * int(pc.devices_per_replica),
         skill=pc.skill,
         prefix_block_tokens=prefix_block_tokens(cfg) if pc.prefix_caching else None,
+        provision_s=float(pc.provision_s),
+        billing_increment_s=float(pc.billing_increment_s),
+        billing_minimum_s=float(pc.billing_minimum_s),
+        autoscale=pc.autoscale,
+        spot=pc.spot,
+        crash=pc.crash,
     )
