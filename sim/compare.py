@@ -99,7 +99,13 @@ def _pools(s: dict[str, Any]) -> list[tuple[str, float, float]]:
         if pc is None or u.get("mean") is None:
             continue
         cells = (s.get("usage") or {}).get("cells", 1)
-        replicas = float(pc.get("replicas", 1)) * float(pc.get("devices_per_replica", 1)) * cells
+        devices = float(pc.get("devices_per_replica", 1)) * cells
+        fleet = ((s.get("components") or {}).get(name) or {}).get("autoscaling")
+        if fleet and fleet.get("replica_hours"):  # a fleet that changed: what it provisioned
+            hours = fleet["replica_hours"] * SECONDS_PER_MONTH / s["measured_s"] * devices
+            out.append((name, hours, fleet["busy_replica_hours"] / fleet["replica_hours"]))
+            continue
+        replicas = float(pc.get("replicas", 1)) * devices
         out.append((name, replicas * SECONDS_PER_MONTH / 3600.0, float(u["mean"])))
     return out
 

@@ -6,7 +6,8 @@ Memory of a run is dominated by four things, each a product of knobs the user ty
 time buckets        ``measured_s / bucket_s`` buckets × (ledger series + per-bucket
                     statistics: counts, a latency histogram, gauges, result rows)
 user state          ``workload.users`` × per-user arrays of the session model
-replicas            ``pools.NAME.replicas`` × per-replica state
+replicas            the most a pool may hold (``pools.NAME.replicas``, or the autoscaler's
+                    ``max_replicas``, plus spot replacements) × per-replica state
 requests in flight  per pool, at most ``max_queue + replicas × max_batch_size``, and
                     never more than the requests the horizon brings
 ==================  ===============================================================
@@ -162,7 +163,7 @@ def estimate(cfg: Any) -> list[Part]:
     bucket = bucket_width_s(measured, cfg.bucket_s)
     n_buckets = math.ceil(measured / bucket) + 1
     pools = [cfg.pools[n] for n in dict.fromkeys(cfg.path) if n in cfg.pools]
-    series = sum(5 for _ in pools) + sum(1 for n in cfg.path if n in cfg.apis)
+    series = sum(7 for _ in pools) + sum(1 for n in cfg.path if n in cfg.apis)
     parts = [
         Part(
             "bucket_s",
@@ -214,17 +215,20 @@ def estimate(cfg: Any) -> list[Part]:
         if name not in cfg.pools:
             continue
         pc = cfg.pools[name]
+        most, key, value = most_replicas(pc), f"pools.{name}.replicas", pc.replicas
+        if pc.autoscale.enabled and pc.autoscale.max_replicas >= pc.replicas:
+            key, value = f"pools.{name}.autoscale.max_replicas", pc.autoscale.max_replicas
         parts.append(
             Part(
-                f"pools.{name}.replicas",
-                f"pools.{name}.replicas={pc.replicas} keeps {pc.replicas:,} replicas",
-                pc.replicas * REPLICA_BYTES,
-                f"use fewer pools.{name}.replicas",
+                key,
+                f"{key}={show(value)} keeps up to {most:,} replicas",
+                most * REPLICA_BYTES,
+                f"use fewer {key}",
             )
         )
         if pc.prefix_caching:
             parts.append(_prefix_part(cfg, name, pc, arrivals))
-        running = min(pc.replicas * pc.max_batch_size, busy)
+        running = min(most * pc.max_batch_size, busy)
         bound = min(running + pc.max_queue, arrivals)
         traffic = {"sessions": "workload.users", "trace": "workload.trace.speedup"}
         parts.append(
@@ -242,6 +246,15 @@ def estimate(cfg: Any) -> list[Part]:
     return parts
 
 
+def most_replicas(pc: Any) -> int:
+    """The most replicas a pool may hold at once: its fleet or its autoscaler's bound, plus
+    the spot replacements that start while preempted replicas drain."""
+    most = max(int(pc.replicas), int(pc.autoscale.max_replicas) if pc.autoscale.enabled else 0)
+    if pc.spot.share > 0:
+        most += math.ceil(pc.spot.share * most)
+    return most
+
+
 def _prefix_part(cfg: Any, name: str, pc: Any, arrivals: float) -> Part:
     """Prefix blocks a pool's replicas may keep: their KV caches, or every block seen."""
     block = prefix_block_tokens(cfg)
@@ -252,7 +265,9 @@ def _prefix_part(cfg: Any, name: str, pc: Any, arrivals: float) -> Part:
             from sim.latency.roofline import roofline_from_config
 
             model, hw = cfg.models[pc.model], cfg.hardware[pc.hardware]
-            held = pc.replicas * roofline_from_config(model, hw, pc).kv_capacity_tokens / block
+            held = (
+                most_replicas(pc) * roofline_from_config(model, hw, pc).kv_capacity_tokens / block
+            )
         except (KeyError, ValueError, AttributeError):
             pass  # reported with its key when the pool is built
     blocks = min(seen, held)

@@ -109,3 +109,17 @@ def test_the_expected_rate_follows_growth_over_the_horizon():
     assert preflight.expected_rate_rps(volumes) == pytest.approx(
         0.5 * preflight.expected_rate_rps(base), rel=1e-9
     )
+
+
+def test_an_autoscaled_pool_is_sized_by_its_bound_and_named_by_it():
+    cfg = compose(
+        "copilot_like",
+        ["levers.autoscale=on", "pools.gpu.autoscale.max_replicas=100000000"],
+    )
+    from sim.levers import apply_levers
+
+    parts = {p.key: p for p in preflight.estimate(apply_levers(cfg))}
+    fixed = {p.key: p for p in preflight.estimate(compose("copilot_like"))}
+    part = parts["pools.gpu.autoscale.max_replicas"]
+    assert "100000000" in part.what
+    assert part.bytes > 1000 * fixed["pools.gpu.replicas"].bytes
