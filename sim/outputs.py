@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.component_lines import component_lines, format_seconds, format_usd
+from sim.components.resilience.lines import resilience_lines
 from sim.costs.layers import LAYERS
 from sim.run import RunResult
 
@@ -206,6 +207,7 @@ def format_summary(s: dict[str, Any], run_info: dict[str, Any] | None = None) ->
             + (f" · by route: {routes}" if routes else "")
         )
     lines.extend(component_lines(s))
+    lines.extend(resilience_lines(s))
     total = s["cost_usd"]["total"]
     lines.append("")
     lines.append(f"{'cost layer':<22}{'USD':>14}{'share':>8}  {'monthly':>12}")

@@ -19,6 +19,19 @@ modelled: OpenAI's automatic caching has none. Waiting for admission and
 serving are one ``env.timeout``: the provider is not a shared resource in the
 simulation (its capacity is the rate limit), so nothing else needs an event.
 
+Outages (``outages``, an :class:`~sim.components.outages.OutageSchedule`): a call that
+arrives while the provider is down never reaches a model. With ``behaviour: error`` it
+fails after ``error_after_s`` (a quick 5xx or a refused connection); with ``hang`` it
+gets no answer until the outage ends and then fails (only a client timeout, see
+:mod:`sim.components.resilience`, frees the caller earlier). Either way its reason is
+``"<name>:outage"``, it consumes no rate-limit capacity and **is not billed**. A call
+already running when an outage starts completes (a simplification). Without outages
+the per-request path is unchanged but for one ``is None`` test.
+
+Billing on failure, stated once: errors (5xx), 429s, queue timeouts and outage calls
+are not billed; a call the caller abandoned (a client timeout) is billed in full when
+the provider completes it, because the provider generated every token.
+
 Random draws come from the one ``rng`` argument in blocks of :data:`BLOCK` values per
 quantity, which keeps numpy's per-call overhead off the per-request path.
 """
@@ -27,7 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -37,6 +50,12 @@ from omegaconf import MISSING
 from sim import checks
 from sim.checks import knob
 from sim.components.kinds import register
+from sim.components.outages import (
+    OUTAGE_BEHAVIOURS,
+    OutageSchedule,
+    OutagesConfig,
+    outage_schedule,
+)
 from sim.components.prefix import PrefixCache, PrefixStats
 from sim.components.rate_limit import TokenBucket
 from sim.components.request import Request
@@ -92,6 +111,9 @@ class ApiProvider:
         prompt_cache: PrefixCache | None = None,
         prompt_cache_min_tokens: int = 1024,
         prefix_block_tokens: int = 128,
+        outages: OutageSchedule | None = None,
+        outage_behaviour: str = "error",
+        outage_error_after_s: float = 0.1,
     ) -> None:
         checks.non_negative("usd_per_mtok_input", usd_per_mtok_input)
         checks.non_negative("usd_per_mtok_output", usd_per_mtok_output)
@@ -120,9 +142,20 @@ class ApiProvider:
             self.prefix_stats = PrefixStats(prefix_block_tokens)
             self.needs += ("blocks",)
 
+        # outages: calls while down fail (error) or wait for the end of the outage (hang)
+        self._outages = outages
+        self.outage_behaviour = checks.choice(
+            "outage_behaviour", outage_behaviour, OUTAGE_BEHAVIOURS
+        )
+        self.outage_error_after_s = checks.non_negative(
+            "outage_error_after_s", outage_error_after_s
+        )
+
         self.name = name
         self._env: simpy.Environment = ctx.env
         self._ledger = ctx.ledger
+        self._warmup_s = ctx.warmup_s
+        self._horizon_s = ctx.horizon_s
         self.usd_per_mtok_input = float(usd_per_mtok_input)
         self.usd_per_mtok_output = float(usd_per_mtok_output)
         self.usd_per_mtok_cached_input = (
@@ -144,11 +177,16 @@ class ApiProvider:
         self._fail_reason = f"{name}:error"
         self._reject_reason = f"{name}:429"
         self._timeout_reason = f"{name}:queue_timeout"
+        self._outage_reason = f"{name}:outage"
 
         self.calls = 0
         self.errors = 0
         self.rejected_429 = 0
         self.queue_timeouts = 0
+        self.outage_failures = 0
+        # the same, for requests that arrived after the warm-up (summary's resilience block)
+        self.measured_calls = 0
+        self.measured = dict.fromkeys(("errors", "429", "queue_timeouts", "outage"), 0)
         self.admitted = 0
         self.wait_s_total = 0.0
         ctx.ledger.series(LAYER, name)  # the scenario uses the inference layer
@@ -184,10 +222,12 @@ class ApiProvider:
         if wait > 0.0:
             if self.on_limit == "reject":
                 self.rejected_429 += 1
+                self._count(req, "429")
                 req.fail(self._reject_reason)
                 return None
             if wait > self.max_queue_s:  # also a call larger than the TPM limit (inf)
                 self.queue_timeouts += 1
+                self._count(req, "queue_timeouts")
                 req.drop(self._timeout_reason)
                 return None
         if rpm is not None:
@@ -201,6 +241,11 @@ class ApiProvider:
         env = self._env
         now = env.now
         self.calls += 1
+        if req.arrived_at >= self._warmup_s:
+            self.measured_calls += 1
+        if self._outages is not None and self._outages.down(now):
+            yield from self._outage(req, now)
+            return
         if self._rpm is None and self._tpm is None:
             wait = 0.0
         else:
@@ -222,6 +267,7 @@ class ApiProvider:
         if self.error_prob > 0.0 and self._u.next() < self.error_prob:
             yield env.timeout(wait + ttft)
             self.errors += 1
+            self._count(req, "errors")
             req.fail(self._fail_reason)
             return
         out = req.output_tokens
@@ -235,6 +281,49 @@ class ApiProvider:
         )
         if req.difficulty > self.skill:  # False for NaN: difficulty not modelled
             req.ok = False
+
+    def _outage(self, req: Request, now: float) -> Generator[simpy.Event, Any, None]:
+        """A call while the provider is down: fails quickly, or hangs until it is up."""
+        if self.outage_behaviour == "hang":
+            delay = self._outages.next_up(now) - now  # type: ignore[union-attr]
+        else:
+            delay = self.outage_error_after_s
+        if delay > 0.0:
+            yield self._env.timeout(delay)
+        self.outage_failures += 1
+        self._count(req, "outage")
+        req.fail(self._outage_reason)
+
+    def _count(self, req: Request, what: str) -> None:
+        if req.arrived_at >= self._warmup_s:
+            self.measured[what] += 1
+
+    def resilience(self) -> dict[str, Any] | None:
+        """Calls and their failures by class (after the warm-up), and the downtime.
+
+        None when nothing resilience-related is configured (errors, a reject-on-limit
+        rate limit, outages) and nothing failed: the summary stays as it was."""
+        m = self.measured
+        failed = m["errors"] + m["429"] + m["queue_timeouts"] + m["outage"]
+        configured = (
+            self._outages is not None
+            or self.error_prob > 0.0
+            or (self.on_limit == "reject" and (self._rpm is not None or self._tpm is not None))
+        )
+        if not configured and not failed:
+            return None
+        out: dict[str, Any] = {
+            "kind": "api",
+            "calls": self.measured_calls,
+            "errors": m["errors"],
+            "rejected_429": m["429"],
+            "queue_timeouts": m["queue_timeouts"],
+            "outage_failures": m["outage"],
+        }
+        if self._outages is not None:
+            out["downtime_s"] = self._outages.downtime_s(self._warmup_s, self._horizon_s)
+            out["outage_behaviour"] = self.outage_behaviour
+        return out
 
     def report(self) -> dict[str, Any] | None:
         """What ``summary.json`` shows of this provider beyond its costs (prompt caching)."""
@@ -261,9 +350,11 @@ def api_provider_from_config(
     api: Any,
     rng: np.random.Generator,
     block_tokens: int = 128,
+    outages: OutageSchedule | None = None,
 ) -> ApiProvider:
     """Build an :class:`ApiProvider` from an ``ApiModelSpec``-like ``spec`` (prices,
     latency) and an ``ApiConfig``-like ``api`` (limits, errors); only attributes are read."""
+    oc = getattr(api, "outages", None)
     return ApiProvider(
         name,
         ctx,
@@ -288,6 +379,9 @@ def api_provider_from_config(
         ),
         prompt_cache_min_tokens=getattr(api, "prompt_cache_min_tokens", 1024),
         prefix_block_tokens=block_tokens,
+        outages=outages,
+        outage_behaviour=oc.behaviour if oc is not None else "error",
+        outage_error_after_s=oc.error_after_s if oc is not None else 0.1,
     )
 
 
@@ -311,6 +405,9 @@ class ApiConfig:
     prompt_caching: bool = False
     prompt_cache_ttl_s: float = knob(300.0, gt=0)  # idle time before a prefix is forgotten
     prompt_cache_min_tokens: int = knob(1024, ge=0, integer=True)  # shorter: never cached
+    # Provider outages (scheduled windows and/or random MTBF/MTTR); calls while down fail
+    # with reason NAME:outage and are not billed (sim/components/outages.py).
+    outages: OutagesConfig = field(default_factory=OutagesConfig)
 
 
 @register("apis", ApiConfig)
@@ -318,4 +415,7 @@ def build_api(b: Any, name: str, ac: Any) -> ApiProvider:
     """A hosted model behind a provider's API, priced from api_models."""
     spec = checks.lookup(f"apis.{name}.model", ac.model, b.cfg.api_models, "api_models")
     rng = b.ctx.rng.stream(f"apis.{name}")
-    return api_provider_from_config(name, b.ctx, spec, ac, rng, prefix_block_tokens(b.cfg))
+    outages = outage_schedule(f"apis.{name}.outages", ac.outages, b.ctx)
+    return api_provider_from_config(
+        name, b.ctx, spec, ac, rng, prefix_block_tokens(b.cfg), outages=outages
+    )

@@ -7,7 +7,8 @@ Mechanism
     lookup) and goes on along the rest of its path without walking the miss path —
     no inference is bought. Otherwise it is a **miss**: the request walks the cache's
     ``miss`` sub-path (retrieval, a router, a model...) and, if that path served it,
-    the response is stored. Capacity is in responses; beyond it the least recently
+    the response is stored (not a degraded stand-in after every model call failed,
+    :mod:`sim.components.resilience`). Capacity is in responses; beyond it the least recently
     used one is evicted (LRU). Responses of never-seen queries are stored too (a cache
     cannot know they will not come back). Concurrent misses of one query are not
     merged. With ``policy: semantic`` a lookup that finds no answer to the same query
@@ -174,7 +175,7 @@ class ResponseCache:
             req.ok = entry[1]  # the cached answer is as good as when it was made
             return
         yield from self.miss.handle(req)
-        if req.status == Status.IN_FLIGHT:
+        if req.status == Status.IN_FLIGHT and not req.degraded:  # no stand-in answer kept
             store[query] = (env.now, req.ok)
             store.move_to_end(query)
             if sem is not None:

@@ -40,6 +40,7 @@ class Request:
         "difficulty",
         "ok",
         "blocks",
+        "degraded",
     )
 
     def __init__(
@@ -65,6 +66,7 @@ class Request:
         self.blocks: Sequence[int] = ()  # prefix block ids (drawn when a prompt cache needs them)
         self.difficulty = math.nan  # how hard it is, in [0, 1] (sim.workload.difficulty)
         self.ok = True  # the answer is acceptable (a stage that can spoil it sets False)
+        self.degraded = False  # a stand-in answer after every model call failed (no cache)
 
     def fail(self, reason: str) -> None:
         """End the request as failed (an error was returned to the caller)."""

@@ -10,6 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from sim.components.api_provider import ApiConfig, ApiProvider, api_provider_from_config
+from sim.components.outages import OutageSchedule, outage_schedule
 from sim.components.request import Request, Status
 from sim.components.stage import Stage
 from sim.config import ApiModelSpec
@@ -330,3 +331,103 @@ def test_factory_builds_every_catalog_entry() -> None:
     mini = OmegaConf.merge(OmegaConf.structured(ApiModelSpec), cat["gpt_4o_mini"])
     p = api_provider_from_config("mini", ctx, mini, api, ctx.rng.stream("api.mini"))
     assert p.cost_usd(1_000_000, 1_000_000) == pytest.approx(0.15 + 0.60)
+
+
+# --- outages ----------------------------------------------------------------------------
+def _down(ctx: SimContext, behaviour: str, **kw: Any) -> ApiProvider:
+    """Down from t=10 s to t=100 s (0.1 s to fail when it errors), 1.5 s per call when up."""
+    sched = OutageSchedule([(10.0, 100.0)])
+    return _deterministic(
+        ctx, outages=sched, outage_behaviour=behaviour, outage_error_after_s=0.1, **kw
+    )
+
+
+@pytest.mark.parametrize(("behaviour", "fails_at"), [("error", 20.1), ("hang", 100.0)])
+def test_a_call_in_an_outage_fails_unbilled(behaviour: str, fails_at: float) -> None:
+    ctx = SimContext(seed=0, horizon_s=1e6)
+    p = _down(ctx, behaviour)
+    before, during = Request(0, 0.0, 1000, 100), Request(1, 20.0, 1000, 100)
+    after = Request(2, 150.0, 1000, 100)
+    ended: dict[int, float] = {}
+
+    def at(req: Request):
+        yield ctx.env.timeout(req.arrived_at)
+        yield from p.handle(req)
+        ended[req.id] = ctx.env.now
+
+    for r in (before, during, after):
+        ctx.env.process(at(r))
+    ctx.env.run()
+    assert (during.status, during.reason) == (Status.FAILED, "api:outage")
+    assert ended[1] == pytest.approx(fails_at)  # error: after error_after_s; hang: at the end
+    assert before.status == after.status == Status.IN_FLIGHT
+    assert ended[0] == pytest.approx(1.5) and ended[2] == pytest.approx(151.5)
+    assert ctx.ledger.n_entries == 2  # the outage call is not billed
+    assert p.outage_failures == 1 and p.calls == 3
+    rep = p.resilience()
+    assert rep is not None
+    assert rep["outage_failures"] == 1 and rep["calls"] == 3 and rep["downtime_s"] == 90.0
+
+
+def test_an_outage_call_takes_no_rate_limit_capacity() -> None:
+    ctx = SimContext(seed=0, horizon_s=1e6)
+    p = _down(ctx, "error", rpm_limit=60.0, on_limit="reject")
+    down = [Request(i, 20.0, 1000, 100) for i in range(100)]
+    up = [Request(100 + i, 200.0, 1000, 100) for i in range(60)]
+
+    def at(req: Request):
+        yield ctx.env.timeout(req.arrived_at)
+        yield from p.handle(req)
+
+    for r in down + up:
+        ctx.env.process(at(r))
+    ctx.env.run()
+    assert all(r.reason == "api:outage" for r in down)
+    assert all(r.status == Status.IN_FLIGHT for r in up)  # the full bucket of 60 was left
+    assert p.rejected_429 == 0
+
+
+def test_resilience_report_only_when_something_can_fail() -> None:
+    ctx = SimContext(seed=0, horizon_s=1e6)
+    quiet = make(ctx)
+    run(ctx, quiet, requests(20))
+    assert quiet.resilience() is None  # the summary of a scenario without it is unchanged
+    ctx = SimContext(seed=0, horizon_s=1e6)
+    flaky = make(ctx, error_prob=0.5)
+    reqs = requests(200)
+    run(ctx, flaky, reqs)
+    rep = flaky.resilience()
+    assert rep is not None and rep["kind"] == "api" and "downtime_s" not in rep
+    assert rep["calls"] == 200
+    assert rep["errors"] == sum(r.reason == "api:error" for r in reqs) == flaky.errors
+
+
+def test_counts_after_the_warmup_only() -> None:
+    ctx = SimContext(seed=0, horizon_s=1e6, warmup_s=50.0)
+    p = _down(ctx, "error")
+    reqs = [Request(i, t, 1000, 100) for i, t in enumerate([20.0, 30.0, 60.0])]
+
+    def at(req: Request):
+        yield ctx.env.timeout(req.arrived_at)
+        yield from p.handle(req)
+
+    for r in reqs:
+        ctx.env.process(at(r))
+    ctx.env.run()
+    rep = p.resilience()
+    assert p.outage_failures == 3
+    assert rep["outage_failures"] == 1 and rep["calls"] == 1
+    assert rep["downtime_s"] == 50.0  # [50, 100) of the measured window
+
+
+def test_outages_from_config_and_their_errors() -> None:
+    ctx = SimContext(seed=0, horizon_s=1e6)
+    cat = _catalog()
+    spec = OmegaConf.merge(OmegaConf.structured(ApiModelSpec), cat["gpt_4o_mini"])
+    api = OmegaConf.structured(ApiConfig(model="gpt_4o_mini"))
+    api.outages.windows_h = [[0, 1]]
+    api.outages.behaviour = "hang"
+    sched = outage_schedule("apis.x.outages", api.outages, ctx)
+    p = api_provider_from_config("x", ctx, spec, api, ctx.rng.stream("api.x"), outages=sched)
+    assert p.outage_behaviour == "hang" and p._outages is not None
+    assert p._outages.intervals() == [(0.0, 3600.0)]
