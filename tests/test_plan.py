@@ -191,6 +191,8 @@ def test_the_command_prints_the_table_and_writes_plan_files(tmp_path, capsys):
     out = capsys.readouterr()
     assert "answer: 1 replica" in out.out and "compare: path=[api]" in out.out
     assert "simulation" in out.err  # a progress line per simulation
+    # copilot_like autoscales; the planner sizes a fixed fleet and says so
+    assert "pools.gpu autoscales in the scenario; the planner sized a fixed fleet" in out.out
     doc = json.loads((tmp_path / "plan.json").read_text())
     assert doc["answer"]["meets"] is True and doc["answer"]["replicas"] == 1
     assert doc["simulations"] == 1 and doc["compare"]["path"] == ["api"]

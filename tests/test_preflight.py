@@ -119,7 +119,8 @@ def test_an_autoscaled_pool_is_sized_by_its_bound_and_named_by_it():
     from sim.levers import apply_levers
 
     parts = {p.key: p for p in preflight.estimate(apply_levers(cfg))}
-    fixed = {p.key: p for p in preflight.estimate(compose("copilot_like"))}
+    fixed_cfg = apply_levers(compose("copilot_like", ["levers.autoscale=off"]))
+    fixed = {p.key: p for p in preflight.estimate(fixed_cfg)}
     part = parts["pools.gpu.autoscale.max_replicas"]
     assert "100000000" in part.what
     assert part.bytes > 1000 * fixed["pools.gpu.replicas"].bytes

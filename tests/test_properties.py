@@ -404,8 +404,14 @@ def check_run(scenario: str, knobs: list[str], *, refused_ok: bool = True) -> di
 def provisioned_usd(s: dict[str, Any], pool: str) -> float:
     cfg = s["config"]
     pc = cfg["pools"][pool]
-    usd_per_hour = cfg["hardware"][pc["hardware"]]["usd_per_hour"]
-    return pc["replicas"] * pc["devices_per_replica"] * usd_per_hour * s["measured_s"] / 3600.0
+    usd_per_hour = cfg["hardware"][pc["hardware"]]["usd_per_hour"] * pc["devices_per_replica"]
+    fleet = (s["components"].get(pool) or {}).get("autoscaling")
+    if fleet is None:  # a fixed fleet: every replica for the whole window
+        return pc["replicas"] * usd_per_hour * s["measured_s"] / 3600.0
+    # a fleet that changed: the replica-hours it billed, spot ones at their discount
+    spot = fleet["spot_replica_hours"]
+    on_demand = fleet["replica_hours"] - spot
+    return (on_demand + spot * (1.0 - pc["spot"]["discount"])) * usd_per_hour
 
 
 @settings(max_examples=25, **SETTINGS)

@@ -40,6 +40,7 @@ def test_conservation_under_overload_and_failures():
             "workload.users=3000",
             "horizon_s=43200",
             "pools.gpu.replicas=1",
+            "levers.autoscale=off",  # the one replica stays one
             "pools.gpu.max_queue=50",
             "progress=false",
             "plots=false",

@@ -54,7 +54,7 @@ def test_a_tiny_deployment_runs_longer_to_see_enough_requests():
 
 def test_one_cell_times_k_agrees_with_k_cells_simulated_together():
     # 1,000 developers on Monday: 4 A100s as one fleet, or 4 cells of 250 with one each
-    day = ["horizon_s=86400", "workload.clock_start_h=0", *QUIET]
+    day = ["horizon_s=86400", "workload.clock_start_h=0", "levers.autoscale=off", *QUIET]
     whole = run_scenario("copilot_like", [*day, "workload.users=1000"]).summary
     cells = run_scenario("copilot_like", [*day, "workload.users=1000", "usage.cells=4"]).summary
     assert cells["usage"]["cells"] == 4 and cells["config"]["workload"]["users"] == 250

@@ -260,6 +260,12 @@ def plan_config(cfg: Any, plan: PlanConfig, log: Any = None) -> tuple[PlanResult
     from sim.levers import apply_levers
 
     pool = check_against(plan, apply_levers(cfg))
+    fixed_fleet = bool(OmegaConf.select(cfg, f"pools.{pool}.autoscale.enabled", default=False))
+    if fixed_fleet:  # the planner sizes a fixed fleet: the pool's autoscaler sits out
+        cfg.pools[pool].autoscale.enabled = False
+        for options in (cfg.lever_options.get("autoscale") or {}).values():
+            if options and f"pools.{pool}.autoscale.enabled" in options:
+                options[f"pools.{pool}.autoscale.enabled"] = False
     short = plan.horizon_s is not None or plan.clock_start_h is not None
     planner = Planner(
         cfg, plan, pool, dimensions(plan, pool, cfg.pools[pool]), log=log, short_window=short
@@ -271,6 +277,11 @@ def plan_config(cfg: Any, plan: PlanConfig, log: Any = None) -> tuple[PlanResult
         result.notes.append(
             "usage-billed monthly costs (the comparison, costs beside the pool) are the "
             "confirmation window's cost per request x the long-run requests of a month"
+        )
+    if fixed_fleet:
+        result.notes.append(
+            f"pools.{pool} autoscales in the scenario; the planner sized a fixed fleet "
+            "(its autoscaler off in every run): compare with the autoscaled run itself"
         )
     if pool not in cfg.path:
         result.notes.append(

@@ -132,15 +132,6 @@ def check_against(plan: PlanConfig, cfg: Any) -> str:
             f"names no pool of scenario {cfg.name!r}{checks.did_you_mean(pool, pools)}; "
             f"pools: {', '.join(pools) or 'none'}",
         )
-    from omegaconf import OmegaConf
-
-    if OmegaConf.select(cfg, f"pools.{pool}.autoscale.enabled", default=False):
-        checks.fail(
-            f"pools.{pool}.autoscale.enabled",
-            True,
-            "cannot be planned yet: the planner sizes a fixed fleet (set it false, or "
-            "levers.autoscale=off)",
-        )
     for i, hw in enumerate(plan.hardware or ()):
         checks.lookup(f"plan.hardware[{i}]", hw, cfg.hardware, "hardware")
     from sim.build import check_name, declared

@@ -252,18 +252,20 @@ def test_bad_fleet_settings_name_their_full_key(override, needle):
 
 
 # --- the lever ------------------------------------------------------------------------------
-def test_copilot_autoscale_lever_off_is_the_fleet_as_written_and_on_scales_it():
+def test_copilot_autoscales_as_written_and_lever_off_is_the_fixed_fleet():
     from sim.levers import apply_levers
     from sim.run import run
 
     base = ["progress=false", "plots=false", "horizon_s=86400"]  # one Monday, 1,000 users
     written = run(compose("copilot_like", base)).summary
-    off = run(compose("copilot_like", [*base, "levers.autoscale=off"])).summary
-    on_cfg = compose("copilot_like", [*base, "levers.autoscale=on"])
-    assert apply_levers(on_cfg).pools.gpu.autoscale.enabled is True
-    on = run(on_cfg).summary
-    assert off["cost_usd"] == written["cost_usd"]
-    assert "gpu" not in written["components"]  # a fixed fleet reports nothing extra
+    off_cfg = compose("copilot_like", [*base, "levers.autoscale=off"])
+    assert apply_levers(off_cfg).pools.gpu.autoscale.enabled is False
+    assert apply_levers(off_cfg).pools.small.autoscale.enabled is False
+    off = run(off_cfg).summary
+    on = run(compose("copilot_like", [*base, "levers.autoscale=on"])).summary
+    assert on["cost_usd"] == written["cost_usd"]  # the scenario as written autoscales
+    assert "gpu" not in off["components"]  # a fixed fleet reports nothing extra
+    written = off
     scaling = on["components"]["gpu"]["autoscaling"]
     fixed = math.ceil(1000 / 250)
     assert scaling["peak_replicas"] <= math.ceil(1000 / 125)

@@ -116,7 +116,8 @@ def test_api_forgets_prefixes_idle_longer_than_the_ttl() -> None:
 
 
 def test_pool_skips_prefill_of_cached_blocks() -> None:
-    over = SYSTEM + ["workload.users=250", "workload.rate_rps=1"]  # one replica, not overloaded
+    # one replica (a fixed fleet: its cache stays warm), not overloaded
+    over = SYSTEM + ["workload.users=250", "workload.rate_rps=1", "levers.autoscale=off"]
     off = run_scenario("copilot_like", over).summary
     on = run_scenario("copilot_like", over + ["pools.gpu.prefix_caching=true"]).summary
     pc = on["components"]["gpu"]["prefix_cache"]
