@@ -492,6 +492,7 @@ SERVING = [
     "workload.clock_start_h=10",  # a busy half hour
     "usage.requests_per_day=1000,10000,100000",
     "path=[gpu],[api]",
+    "levers.autoscale=off",  # a fleet of fixed size: one crossing with the API
     "progress=false",
     "plots=false",
 ]

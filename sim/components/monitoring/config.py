@@ -51,13 +51,16 @@ class MonitorConfig:
     drift_step_days: list[float] = knob(factory=list, ge=0)
     drift_step_drop: list[float] = knob(factory=list, ge=0, le=1)
     # Detection: Bernoulli CUSUM (Page 1954; Reynolds & Stoumbos 1999). Assumptions:
-    # the baseline from the first 500 verdicts (null share: estimate it), tuned to a
+    # the baseline from the first 2,000 verdicts (null share: estimate it), tuned to a
     # 5-point drop in the acceptable share, threshold 6 log-likelihood units. With a
     # known baseline of 15 % "unacceptable" verdicts that is ~120,000 verdicts between
     # false alarms and ~1,070 verdicts to detect a 5-point drop (~120 for 30 points),
-    # simulated for this module; an estimated baseline makes false alarms earlier
-    # (Jones, Champ & Rigdon, Technometrics 46(2), 2004).
-    baseline_evals: int = knob(500, ge=1, integer=True)
+    # simulated for this module. An estimated baseline is itself noisy (Jones, Champ &
+    # Rigdon, Technometrics 46(2), 2004, ask for large Phase I samples): from 2,000
+    # verdicts its standard error is ~1 point at a 25 % rate, a quarter of the 3.5-point
+    # shift the judge sees of a 5-point drop (judge_error 0.15); from 500 it was 2 points,
+    # and an unlucky baseline could hide a 12-point drift for a week.
+    baseline_evals: int = knob(2000, ge=1, integer=True)
     baseline_acceptable_share: float | None = knob(None, gt=0, lt=1, none_ok=True)
     detect_shift: float = knob(0.05, gt=0, lt=1)
     cusum_h: float = knob(6.0, gt=0)

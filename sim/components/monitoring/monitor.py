@@ -66,7 +66,7 @@ class DriftMonitor:
         drift_per_day: float = 0.0,
         drift_start_days: float = 0.0,
         drift_steps: list[tuple[float, float]] | None = None,
-        baseline_evals: int = 500,
+        baseline_evals: int = 2000,
         baseline_acceptable_share: float | None = None,
         detect_shift: float = 0.05,
         cusum_h: float = 6.0,
