@@ -171,6 +171,20 @@ def _generic(kind: str, fields: tuple[tuple[str, str, bool], ...]) -> Callable[.
     return driver
 
 
+def _cycles(s: dict[str, Any], per_month: float) -> str:
+    """Retraining cycles in a month: the layer's monthly cost over the cost of a cycle
+    (scheduled cycles by their schedule, triggered ones at the window's rate)."""
+    loops = _reports(s, "retraining")
+    per_cycle = sum(_total((r.get("usd_per_cycle") or {}).get("total")) for r in loops)
+    if not loops or not per_cycle:
+        return ""
+    monthly = s["layers"]["iteration"].get("monthly_usd")
+    if monthly is None:  # a summary from before monthly_usd: the window's cycles, scaled
+        done = sum(_total(r.get("cycles_completed")) for r in loops)
+        return f"{_num(done * per_month)} retraining cycles"
+    return f"{_num(monthly / (per_cycle / len(loops)))} retraining cycles"
+
+
 DRIVERS: dict[str, Callable[[dict[str, Any], float], str]] = {
     "inference": _inference,
     "infrastructure": _infrastructure,
@@ -183,7 +197,7 @@ DRIVERS: dict[str, Callable[[dict[str, Any], float], str]] = {
     "monitoring": _generic(
         "monitor", (("logged_gb", "GB logged", True), ("evals", "evaluations", True))
     ),
-    "iteration": _generic("retraining", (("cycles_completed", "retraining cycles", True),)),
+    "iteration": _cycles,
     "human_oversight": _generic(
         "reviewers",
         (("paid_reviewer_hours", "reviewer-hours", True), ("reviewed", "items handled", True)),

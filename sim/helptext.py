@@ -43,6 +43,18 @@ EXAMPLES: tuple[tuple[str, str], ...] = (
         "horizon_s=86400 plots=false",
         "a small sweep: one job per user count, in multirun/<time>/",
     ),
+    (
+        "python -m sim scenario=copilot_like levers.autoscale=off",
+        "the fixed fleet instead of the autoscaler: what the idle nights cost",
+    ),
+    (
+        "python -m sim scenario=production 'apis.llm.outages.windows_h=[[34,36]]'",
+        "the primary provider down on Tuesday morning; the fallback answers",
+    ),
+    (
+        "python -m sim.plan scenario=copilot_like plan.target_s=4 plan.horizon_s=86400",
+        "the cheapest fixed fleet whose p95 latency meets 4 s (python -m sim.plan --help)",
+    ),
     ("python -m sim scenario=copilot_like --cfg job", "print the composed config, run nothing"),
 )
 
@@ -60,7 +72,12 @@ KNOBS: tuple[tuple[str, str], ...] = (
     ("pools.NAME.replicas=INT", "self-hosted replicas (also .hardware=KEY, .model=KEY)"),
     ("apis.NAME.model=KEY", "hosted model, priced from api_models"),
     ("levers.cache=off|exact", "the same switches in every scenario (also levers.context,"),
-    ("", "levers.routing); a scenario says which values it offers"),
+    ("", "levers.routing, levers.review, levers.autoscale, levers.fallback);"),
+    ("", "a scenario says which values it offers"),
+    ("pools.NAME.autoscale.*", "autoscaler: .enabled, .min_replicas, .max_replicas, .target;"),
+    ("", "also pools.NAME.balancer, .spot.*, .crash.*, .provision_s"),
+    ("apis.NAME.outages.*", "provider outages: .windows_h=[[A,B]] (hours of the run), .mtbf_h"),
+    ("resilience.NAME.*", "retries and fallbacks: .chain, .timeout_s, .max_attempts"),
     ("progress=BOOL plots=BOOL", "progress bar (default: on a terminal); PNG plots"),
 )
 
