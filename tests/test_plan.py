@@ -125,6 +125,14 @@ def test_a_target_below_the_service_time_needs_no_simulation():
     assert res.lines[0].floor_s == pytest.approx(-MEAN_S * math.log(0.05), rel=0.01)
 
 
+def test_when_nothing_meets_the_target_the_answer_says_what_to_try(tmp_path, capsys):
+    main(["scenario=copilot_like", "workload.users=20", "plan.horizon_s=3600",
+          "plan.target_s=1", f"plan.out={tmp_path}"])  # fmt: skip
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("answer:")]
+    assert "none of the candidates meets" in line and "try a target above it" in line
+    assert "h100_sxm_80gb_2023" in line  # faster hardware from the catalog, by name
+
+
 def test_the_roofline_estimate_tracks_the_simulation():
     """copilot_like on H100s for a day: the estimate within 20 % of what a run measures."""
     cfg = compose("copilot_like", ["workload.users=300", "horizon_s=86400", "progress=false",

@@ -158,8 +158,7 @@ def report(res: PlanResult) -> str:
     else:
         out.append(
             f"answer: none of the candidates meets {res.target} <= {_secs(res.target_s)} "
-            "(see the table: a floor above the target needs faster hardware, a lower "
-            "target or a longer one)"
+            "(see the table)" + _what_next(res)
         )
     if res.compare is not None:
         c = res.compare
@@ -181,6 +180,26 @@ def report(res: PlanResult) -> str:
     for note in res.notes:
         out.append(f"note: {note}")
     return "\n".join(out)
+
+
+def _what_next(res: PlanResult) -> str:
+    """What to try when nothing met: other hardware, a target above the floors, more replicas."""
+    floors = [ln.floor_s for ln in res.lines if ln.floor_s is not None]
+    tried = {str(ln.settings.get(f"pools.{res.pool}.hardware")) for ln in res.lines}
+    if floors and min(floors) > res.target_s:  # the service time alone misses it
+        from sim.compose import compose
+
+        others = [h for h in compose(res.scenario).hardware if h not in tried]
+        hint = (
+            f"; faster hardware (plan.hardware=[...]; the catalog also has {', '.join(others)})"
+            if others
+            else ""
+        )
+        return (
+            f": even an idle replica's {res.target} is {_secs(min(floors))}: try a target "
+            f"above it (plan.target_s=...){hint}"
+        )
+    return ": try more replicas (plan.max_replicas=...), other hardware or a looser target"
 
 
 def res_line_value(res: PlanResult, answer: Row, replicas: int) -> float | None:
