@@ -245,10 +245,11 @@ def _result(
     per_user: dict[str, Any] = {"quantiles": None, "top_share": None}
     if users:
         requests_u, tokens_u = rec.user_usage(int(users))
-        per_cell_user = {ly: usd / cells if ly in shared else usd for ly, usd in by_layer.items()}
-        per_user = user_cost_figures(
-            allocate_user_costs(per_cell_user, requests_u, tokens_u), SECONDS_PER_MONTH / measured
-        )
+        # a month of each layer (as in the monthly column), shared by the window's usage
+        month_cell = {
+            ly: usd / cells if ly in shared else usd for ly, usd in monthly_by_layer.items()
+        }
+        per_user = user_cost_figures(allocate_user_costs(month_cell, requests_u, tokens_u), 1.0)
     rows = ledger.rows()
     months = monthly_figures(rows, rec.arrivals_by_month, ctx.warmup_s, ctx.horizon_s)
 
@@ -260,8 +261,13 @@ def _result(
             continue
         values = [series.get(i, math.nan) for i in range(n_buckets)]
         finite = [v for v in values if v == v]
+        # the busy share of all provisioned replica-time: buckets weighted by what was
+        # provisioned in them (equal weights for a fleet that never changed size)
+        weights = rec.gauges.get(f"{name}.replica_s") or {}
+        pairs = [(v, weights.get(i, 1.0)) for i, v in enumerate(values) if v == v]
+        total_w = sum(w for _, w in pairs)
         util[name] = {
-            "mean": sum(finite) / len(finite) if finite else None,
+            "mean": sum(v * w for v, w in pairs) / total_w if total_w > 0 else None,
             "peak_bucket": max(finite) if finite else None,
         }
 

@@ -41,3 +41,21 @@ def test_cells_scale_each_layers_month_like_its_total() -> None:
     assert s["monthly_cost_usd"] == pytest.approx(
         sum(i["monthly_usd"] for i in s["layers"].values()), rel=1e-12
     )
+
+
+def test_the_mean_user_pays_the_cost_per_user_month() -> None:
+    """Users share each layer's month (retraining by its schedule), so their mean is the
+    summary's cost per user-month."""
+    s = run_scenario(
+        "production", ["horizon_s=86400", "plots=false", "workload.users=2000"]
+    ).summary
+    assert s["layers"]["iteration"]["monthly_usd"] > 0 == s["layers"]["iteration"]["usd"]
+    q = s["cost_per_user_month_usd_quantiles"]
+    assert q["mean"] == pytest.approx(s["cost_per_user_month_usd"], rel=1e-9)
+
+
+def test_utilization_of_a_fleet_that_changes_size_is_busy_over_provisioned_time() -> None:
+    s = run_scenario("copilot_like", ["horizon_s=86400", "plots=false"]).summary
+    fleet = s["components"]["gpu"]["autoscaling"]
+    busy_share = fleet["busy_replica_hours"] / fleet["replica_hours"]
+    assert s["utilization"]["gpu"]["mean"] == pytest.approx(busy_share, rel=0.01)

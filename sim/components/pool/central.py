@@ -318,6 +318,7 @@ class InferencePool(BatchScheduler):
         self._gauge_t, self._gauge_busy, self._gauge_prov = now, busy, prov_total
         return {
             "utilization": util,
+            "replica_s": prov,  # provisioned replica-seconds of the bucket: utilization's weight
             "queue_len": float(self._n_waiting),
             "running": float(self._n_running),
             "replicas": float(billing.provisioned()),
