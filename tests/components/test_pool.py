@@ -363,6 +363,7 @@ def test_idle_pool_charges_only_infrastructure():
     g = pool.gauges()
     assert g == {
         "utilization": 0.0,
+        "replica_s": 2 * 60.0,  # provisioned replica-seconds since the start: the weight
         "queue_len": 0.0,
         "running": 0.0,
         "replicas": 2.0,
