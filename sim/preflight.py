@@ -19,9 +19,8 @@ machine (or its cgroup, under SLURM or a container) has available, naming the kn
 that dominates. The per-item sizes below were measured as peak RSS on CPython 3.11 and
 rounded up.
 
-:func:`kv_notes` runs after the build: a self-hosted pool whose replica KV cache is
-smaller than the typical request (prompt + output tokens) is refused; one that cannot
-hold a noticeable share of requests gets a note in the summary.
+After the build, :mod:`sim.fit` checks that a typical request fits the components
+(a replica's KV cache, an API's tokens-per-minute limit).
 """
 
 from __future__ import annotations
@@ -31,9 +30,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from sim.checks import ConfigError, show
+from sim.volume import check_work, expected_rate_rps
+
+__all__ = ["check_memory", "check_work", "estimate", "expected_rate_rps"]
 
 BASE_BYTES = 250e6  # interpreter, numpy, numba, simpy, hydra, matplotlib
 # Measured 2026-11-28 (peak RSS, copilot_like, one pool = 5 series): 1.5-2.9 kB per bucket,
@@ -48,11 +48,7 @@ REPLICA_BYTES = 600  # one replica's state in a pool
 CACHE_ENTRY_BYTES = 200  # one cached response's bookkeeping (an ordered-dict entry)
 PREFIX_BLOCK_BYTES = 250  # one cached prefix block (measured 172 B: an ordered-dict entry)
 REQUEST_BYTES = 2_500  # one request in flight: request, process, events, queue entry
-MAX_REQUESTS = 1e9  # expected requests per run; beyond this a run takes many hours
-MAX_KERNEL_STEPS = 1e11  # arrival-kernel steps (state changes, user windows) per run
-REQUESTS_PER_S = 50_000.0  # order of the simulator's speed on one core (benchmarks/)
 IN_FLIGHT_S = 5.0  # generous mean time in service (Little's law: running = rate x time)
-KV_NOTE_SHARE = 0.001  # note when more than 0.1 % of requests cannot fit a replica
 
 
 def available_bytes() -> float:
@@ -109,44 +105,6 @@ def _gb(x: float) -> str:
     if x >= 1e9:
         return f"{x / 1e9:,.1f} GB"
     return f"{x / 1e6:,.0f} MB"
-
-
-def expected_rate_rps(cfg: Any) -> float | None:
-    """Long-run mean arrival rate implied by the workload config, grown on average over the
-    horizon as ``workload.growth`` asks (None where it cannot be known: a missing trace)."""
-    base = _base_rate_rps(cfg)
-    if base is None:
-        return None
-    from sim.months import volume_schedule
-
-    schedule = volume_schedule(cfg.workload.growth, float(cfg.horizon_s))
-    return base * schedule.mean(float(cfg.horizon_s)) if schedule is not None else base
-
-
-def _base_rate_rps(cfg: Any) -> float | None:
-    w = cfg.workload
-    if w.arrival in ("poisson", "diurnal"):
-        return float(w.rate_rps)
-    if w.arrival == "mmpp":
-        rates = np.asarray(list(w.mmpp.rates_rps), dtype=float)
-        sojourn = np.asarray(list(w.mmpp.mean_sojourn_s), dtype=float)
-        return float(rates @ sojourn / sojourn.sum())
-    if w.arrival == "sessions" and w.users is not None:
-        s = w.sessions
-        return w.users * s.requests_per_user_day * (5 + 2 * s.weekend_factor) / 7 / 86400
-    if w.arrival == "trace":
-        from sim.checks import InputFileError
-        from sim.workload.trace import load_azure_trace
-
-        try:
-            times, _, _ = load_azure_trace(w.trace.path)
-        except InputFileError:
-            return None  # reported with its key when the run is built
-        span = float(times[-1]) if len(times) > 1 else 0.0
-        if span <= 0:
-            return None
-        return len(times) / (span + span / (len(times) - 1)) * w.trace.speedup
-    return None
 
 
 def prefix_block_tokens(cfg: Any) -> int:
@@ -314,95 +272,6 @@ def _min_bucket(measured: float, series: int) -> float:
     return measured * per_bucket / room
 
 
-def _kernel_steps(cfg: Any) -> tuple[float, str, str] | None:
-    """Steps the arrival kernels would take besides emitting requests: ``(steps, key, knobs)``.
-
-    MMPP arrivals step once per change of state; the session model steps once per user
-    and window (windows shrink as the peak rate grows) and once per change between
-    active and idle. Absurd values (a sojourn of a nanosecond) would run for days.
-    """
-    w = cfg.workload
-    if w.arrival == "mmpp":
-        sojourn = np.asarray(list(w.mmpp.mean_sojourn_s), dtype=float)
-        steps = (cfg.horizon_s + w.clock_start_h * 3600) / float(sojourn.mean())
-        return (
-            steps,
-            "workload.mmpp.mean_sojourn_s",
-            f"workload.mmpp.mean_sojourn_s={show(list(sojourn))}",
-        )
-    if w.arrival == "sessions" and w.users is not None:
-        from sim.workload.sessions import expected_active_s
-
-        s = w.sessions
-        span = cfg.horizon_s + w.clock_start_h * 3600
-        shift_s = s.workday_hours * 3600
-        active = expected_active_s(shift_s, s.active_period_s, s.idle_period_s)
-        peak = w.users * s.requests_per_user_day / active
-        window = float(np.clip(25_000 / peak, 1e-3, 86400.0)) if peak > 0 else 86400.0
-        days = span / 86400 * (5 + 2 * s.weekend_factor) / 7 + 1
-        phases = days * 2 * shift_s / (s.active_period_s + s.idle_period_s)
-        windows = cfg.horizon_s * _working_share(cfg) / window + 1  # idle stretches skipped
-        knobs = (
-            f"workload.users={w.users} with workload.sessions.active_period_s="
-            f"{show(s.active_period_s)} and requests_per_user_day={show(s.requests_per_user_day)}"
-        )
-        return w.users * (windows + phases), "workload.users", knobs
-    return None
-
-
-def _working_share(cfg: Any) -> float:
-    """Share of the simulated window in which some user may be working (minute grid).
-
-    The session model jumps over stretches where nobody works (nights, weekends), so
-    only this share of the horizon costs a pass over all users per window.
-    """
-    w = cfg.workload
-    s = w.sessions
-    minutes = np.arange(int(min(cfg.horizon_s, 7 * 86400) // 60) + 1) / 60.0
-    t_h = (w.clock_start_h + minutes) % 168.0
-    day, hour = t_h // 24, t_h % 24
-    margin = 3 * s.start_jitter_h + s.timezone_spread_h
-    lo, hi = s.workday_start_h - margin, s.workday_start_h + s.workday_hours + margin
-    in_hours = ((hour - lo) % 24 <= hi - lo) if hi - lo < 24 else np.ones_like(hour, bool)
-    workday = (day < 5) | (s.weekend_factor > 0)
-    return float(np.mean(in_hours & workday))
-
-
-def check_work(cfg: Any) -> None:
-    """Refuse a run that would take days: too many requests or arrival-kernel steps."""
-    w = cfg.workload
-    steps = _kernel_steps(cfg)
-    if steps is not None and steps[0] > MAX_KERNEL_STEPS:
-        n, key, knobs = steps
-        raise ConfigError(
-            f"{knobs} over horizon_s={show(cfg.horizon_s)} make about {n:,.3g} steps of the "
-            f"arrival model, far more than the {MAX_KERNEL_STEPS:,.0g} a run can take in "
-            "minutes; use longer periods, fewer users or a shorter horizon_s",
-            key=key,
-        )
-    rate = expected_rate_rps(cfg)
-    if rate is None:
-        return
-    expected = rate * cfg.horizon_s
-    if expected <= MAX_REQUESTS:
-        return
-    knob = {
-        "sessions": f"workload.users={w.users}",
-        "poisson": f"workload.rate_rps={w.rate_rps}",
-        "diurnal": f"workload.rate_rps={w.rate_rps}",
-        "trace": f"workload.trace.speedup={w.trace.speedup}",
-    }
-    what = knob.get(w.arrival, f"workload.arrival={w.arrival!r}")
-    hours = expected / REQUESTS_PER_S / 3600
-    raise ConfigError(
-        f"{what} over horizon_s={show(cfg.horizon_s)} brings about {expected:,.3g} requests, "
-        f"about {hours:,.3g} hours of simulation at ~{REQUESTS_PER_S:,.0f} requests per "
-        f"second; the limit is {MAX_REQUESTS:,.0g}: simulate a shorter horizon_s (a busy "
-        "hour, with workload.clock_start_h) or less traffic",
-        key=what.split("=")[0],
-    )
-
-
 def check_memory(cfg: Any, available: float | None = None) -> None:
     """Raise :class:`ConfigError` when the run cannot fit in ``available`` bytes."""
     check_work(cfg)
@@ -417,70 +286,3 @@ def check_memory(cfg: Any, available: float | None = None) -> None:
         f"{_gb(have)} available; {top.advice}",
         key=top.key,
     )
-
-
-def token_pairs(built: Any, cfg: Any, n: int = 20_000) -> tuple[np.ndarray, np.ndarray]:
-    """A sample of (prompt, output) sizes the run will see, drawn from a stream of its own."""
-    from sim.build import build_tokens
-    from sim.workload.trace import TraceArrivals, load_azure_trace
-
-    inner = getattr(built.arrivals, "inner", built.arrivals)
-    if isinstance(inner, TraceArrivals):  # replayed requests keep the trace's sizes
-        _, prompt, output = load_azure_trace(inner.path)
-        return prompt, output
-    return build_tokens(cfg, built.ctx, stream="preflight.tokens").sample(n)
-
-
-def kv_notes(built: Any, cfg: Any) -> list[str]:
-    """Refuse components that cannot serve a typical request; note rarer misfits.
-
-    A self-hosted replica must hold a request's prompt + output tokens in its KV cache;
-    a hosted API with a tokens-per-minute limit can never admit a request larger than
-    one minute's worth. Such requests fail (``too_long``) or are dropped.
-    """
-    limits = []  # (key, what the limit is, tokens, what happens)
-    for name in dict.fromkeys(cfg.path):
-        if name in cfg.pools and cfg.pools[name].latency == "roofline":
-            pc = cfg.pools[name]
-            limits.append(
-                (
-                    f"pools.{name}.model",
-                    f"pools.{name}.model={pc.model!r} on {pc.devices_per_replica} x "
-                    f"{pc.hardware!r}: a replica's KV cache",
-                    built.components[name].kv_capacity_tokens,
-                    "fail as 'too_long'",
-                    f"use more pools.{name}.devices_per_replica, a device with more memory, "
-                    "a lower precision or a smaller model",
-                )
-            )
-        elif name in cfg.apis and cfg.apis[name].tpm_limit is not None:
-            tpm = cfg.apis[name].tpm_limit
-            limits.append(
-                (
-                    f"apis.{name}.tpm_limit",
-                    f"apis.{name}.tpm_limit={show(tpm)}: one minute's worth of tokens",
-                    int(tpm),
-                    "never be admitted (dropped or rejected)",
-                    f"raise apis.{name}.tpm_limit",
-                )
-            )
-    notes: list[str] = []
-    if not limits:
-        return notes
-    prompt, output = token_pairs(built, cfg)
-    size = np.asarray(prompt, dtype=np.int64) + np.asarray(output, dtype=np.int64)
-    median = float(np.median(size))
-    for key, what, cap, fate, advice in limits:
-        share = float(np.mean(size > cap))
-        if median > cap:
-            raise ConfigError(
-                f"{what} holds {cap:,} tokens, less than the median request ({median:,.0f} "
-                f"prompt + output tokens), so {share:.0%} of requests would {fate}; {advice}",
-                key=key,
-            )
-        if share > KV_NOTE_SHARE:
-            notes.append(
-                f"{what} holds {cap:,} tokens: {share:.1%} of requests (prompt + output "
-                f"tokens) are larger and will {fate}"
-            )
-    return notes

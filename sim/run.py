@@ -8,7 +8,6 @@ bucket edge by one background process, which also samples the components' gauges
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Generator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from sim.costs.layers import LAYERS
 from sim.metrics.histogram import LogHistogram
 from sim.metrics.recorder import allocate_user_costs, user_cost_figures
 from sim.months import monthly_figures
+from sim.progress import progress_bar
 
 SECONDS_PER_MONTH = 30.4375 * 86400.0  # average Gregorian month
 
@@ -75,37 +75,6 @@ def _close_bucket(a: float, b: float, billables: list, observables: list, rec: A
             rec.sample_gauge(a, f"{comp.name}.{key}", value)
 
 
-_TIME_UNITS = (
-    (2 * 86400.0, 86400.0, "days"),
-    (2 * 3600.0, 3600.0, "hours"),
-    (120.0, 60.0, "minutes"),
-)
-
-
-def _progress_bar(cfg: Any, horizon_s: float) -> Any:
-    """A bar over simulated time, in days/hours/minutes, with the requests so far."""
-    show = cfg.progress if cfg.progress is not None else sys.stderr.isatty()
-    if not show:
-        return None
-    from tqdm import tqdm
-
-    scale, unit = 1.0, "seconds"
-    for threshold, size, name in _TIME_UNITS:
-        if horizon_s >= threshold:
-            scale, unit = size, name
-            break
-    bar = tqdm(
-        total=horizon_s / scale,
-        desc=f"{cfg.name}: simulated {unit}",
-        bar_format="{desc} {n:.1f} of {total:.1f} |{bar}| {percentage:3.0f}%{postfix} "
-        "[{elapsed} so far, {remaining} to go]",
-        leave=False,
-        dynamic_ncols=True,
-    )
-    bar.time_scale = scale  # simulated seconds per bar unit
-    return bar
-
-
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during a run; ``at_s`` is the simulated time it reached."""
 
@@ -122,7 +91,9 @@ def run(cfg: Any) -> RunResult:
     wall0 = time.perf_counter()
     cfg = apply_usage(apply_levers(cfg))
     built = build(cfg)
-    notes = preflight.kv_notes(built, cfg)
+    from sim.fit import kv_notes
+
+    notes = kv_notes(built, cfg)
     ctx = built.ctx
     env = ctx.env
     from sim.workload.source import RequestSource
@@ -135,7 +106,7 @@ def run(cfg: Any) -> RunResult:
 
     price_changes(cfg, built.components, env).start()  # workload.growth.price_changes
     edges = bucket_edges(ctx.horizon_s, ctx.warmup_s, ctx.bucket_s)
-    progress = _progress_bar(cfg, ctx.horizon_s)
+    progress = progress_bar(cfg, ctx.horizon_s)
     env.process(_ticker(built, edges, progress))
     try:
         env.run(until=ctx.horizon_s)

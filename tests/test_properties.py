@@ -459,7 +459,7 @@ SUB_RESOLUTION = {
             "horizon_s=60",
         ],
     ),
-    # ZeroDivisionError in preflight._kernel_steps: users * requests_per_user_day / active
+    # ZeroDivisionError in the arrival-kernel step count (sim/volume.py): users * requests_per_user_day / active
     # underflows to a peak rate of 0 and 25_000 / peak divides by it
     "session-requests-subnormal": (
         "demo",
