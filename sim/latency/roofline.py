@@ -10,7 +10,8 @@ Quantities::
     BW  = memory_gbps·1e9·devices                      bytes/s of the replica
     Wb  = P·bytes_per_param                            weight bytes
     kvb = 2·layers·kv_heads·(hidden_size/heads)·kv_bytes
-                                                       KV bytes per token (K and V)
+                                                       KV bytes per token (K and V);
+                                                       kv_bytes from the pool's kv_precision
 
 Prefill of prompts ``p_i`` (one iteration, compute-bound, roofline max with one read
 of the weights and one write of the new KV)::
@@ -167,9 +168,13 @@ def roofline_from_config(model: Any, hw: Any, pool: Any) -> RooflineLatency:
     devices_per_replica, kv_memory_fraction, prefill_efficiency, decode_efficiency,
     step_overhead_s}``. ``pool.precision`` must be a key of ``hw.tflops``; it also sets
     the bytes per weight (fp16/bf16: 2, fp8/int8: 1, fp32: 4, int4: 0.5) — a precision
-    not in that list keeps ``model.bytes_per_param``.
+    not in that list keeps ``model.bytes_per_param``. ``pool.kv_precision`` (optional)
+    sets the bytes per KV-cache element apart from the weights (fp8: 1); null keeps
+    ``model.kv_bytes``.
     """
     precision = str(pool.precision)
+    kv_precision = getattr(pool, "kv_precision", None)
+    kv_bytes = PRECISION_BYTES[str(kv_precision)] if kv_precision else float(model.kv_bytes)
     tflops = dict(hw.tflops)
     if precision not in tflops:
         available = ", ".join(sorted(tflops)) or "none"
@@ -183,7 +188,7 @@ def roofline_from_config(model: Any, hw: Any, pool: Any) -> RooflineLatency:
         heads=int(model.heads),
         kv_heads=int(model.kv_heads),
         bytes_per_param=PRECISION_BYTES.get(precision, float(model.bytes_per_param)),
-        kv_bytes=model.kv_bytes,
+        kv_bytes=kv_bytes,
         peak_tflops=tflops[precision],
         memory_gb=hw.memory_gb,
         memory_gbps=hw.memory_gbps,

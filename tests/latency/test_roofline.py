@@ -142,3 +142,19 @@ def test_from_config_reads_specs_and_precision():
 def test_from_config_unknown_precision_lists_available():
     with pytest.raises(ValueError, match=r"precision='fp8'.*fp16, int8"):
         roofline_from_config(*_specs("fp8"))
+
+
+def test_an_fp8_kv_cache_doubles_kv_capacity_and_halves_kv_reads():
+    model, hw, pool = _specs()
+    fp16 = roofline_from_config(model, hw, pool)
+    pool.kv_precision = "fp8"
+    fp8 = roofline_from_config(model, hw, pool)
+    assert fp8.kv_bytes_per_token == fp16.kv_bytes_per_token / 2
+    # the same memory for KV after the weights, at half the bytes per token
+    assert fp8.kv_capacity_tokens in (2 * fp16.kv_capacity_tokens, 2 * fp16.kv_capacity_tokens + 1)
+    assert fp8.bytes_per_param == fp16.bytes_per_param  # the weights keep their precision
+    kv = 100_000  # a memory-bound decode step: weights + KV read once
+    saved = fp16.decode_step_s(8, kv) - fp8.decode_step_s(8, kv)
+    assert saved == pytest.approx(fp16.kv_bytes_per_token / 2 * kv / (2039e9 * 0.6), rel=1e-9)
+    pool.kv_precision = None  # null: the model's own kv_bytes
+    assert roofline_from_config(model, hw, pool).kv_capacity_tokens == fp16.kv_capacity_tokens

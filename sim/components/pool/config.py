@@ -89,7 +89,13 @@ class PoolConfig:
     hardware: str = MISSING  # key of hardware
     replicas: int = knob(1, ge=1, integer=True)  # the fixed fleet (initial size if autoscaled)
     devices_per_replica: int = knob(1, ge=1, integer=True)  # tensor parallel degree
-    precision: str = "fp16"  # key of the hardware's tflops
+    precision: str = "fp16"  # key of the hardware's tflops; sets the bytes per weight
+    # KV-cache precision, apart from the weights' (vLLM --kv-cache-dtype fp8 halves the
+    # bytes per cached token: twice the KV capacity, half the KV reads per decode step);
+    # null: the model's own kv_bytes
+    kv_precision: str | None = knob(
+        None, choices=("fp32", "fp16", "bf16", "fp8", "int8", "int4"), none_ok=True
+    )
     latency: str = knob("roofline", choices=POOL_LATENCIES)  # or a per-request service time
     service_mean_s: float = knob(
         0.05, ge=1e-6
