@@ -278,13 +278,13 @@ def plan_config(cfg: Any, plan: PlanConfig, log: Any = None) -> tuple[PlanResult
     check(cfg)
     from sim.levers import apply_levers
 
-    pool = check_against(plan, apply_levers(cfg))
+    cfg = apply_levers(cfg)  # once, here: the candidates' settings are written over it
+    for lever in cfg.levers:
+        cfg.levers[lever] = None
+    pool = check_against(plan, cfg)
     fixed_fleet = bool(OmegaConf.select(cfg, f"pools.{pool}.autoscale.enabled", default=False))
     if fixed_fleet:  # the planner sizes a fixed fleet: the pool's autoscaler sits out
         cfg.pools[pool].autoscale.enabled = False
-        for options in (cfg.lever_options.get("autoscale") or {}).values():
-            if options and f"pools.{pool}.autoscale.enabled" in options:
-                options[f"pools.{pool}.autoscale.enabled"] = False
     short = plan.horizon_s is not None or plan.clock_start_h is not None
     planner = Planner(
         cfg, plan, pool, dimensions(plan, pool, cfg.pools[pool]), log=log, short_window=short
