@@ -65,19 +65,26 @@ def simpy_mmc(n: int, c: int = 8, rho: float = 0.9, seed: int = 1) -> dict:
     return {"requests": n, "wall_s": wall, "mean_wait_s": waits[0] / n}
 
 
-def copilot(n_target: int) -> dict:
+def _sessions_week(scenario: str, n_target: int, overrides: list[str]) -> tuple[dict, int, float]:
+    """Run one simulated week of ``scenario`` with as many users as bring about
+    ``n_target`` requests (from the scenario's own usage rates); (summary, users, wall s)."""
     from sim.compose import compose
     from sim.run import run
+    from sim.volume import expected_rate_rps
 
-    # ~115 requests per developer per weekday (plus 10 % weekend activity): size users so
-    # that one simulated week holds about n_target requests.
-    per_user_week = 115 * (5 + 2 * 0.1)
-    users = max(1, round(n_target / per_user_week))
+    one = compose(scenario, ["workload.users=1", *overrides])
+    per_user = expected_rate_rps(one) * one.horizon_s
+    users = max(1, round(n_target / per_user))
     t0 = time.perf_counter()
-    cfg = compose("copilot_like", [f"workload.users={users}", "progress=false", "plots=false"])
+    cfg = compose(
+        scenario, [f"workload.users={users}", *overrides, "progress=false", "plots=false"]
+    )
     result = run(cfg)
-    wall = time.perf_counter() - t0
-    s = result.summary
+    return result.summary, users, time.perf_counter() - t0
+
+
+def copilot(n_target: int) -> dict:
+    s, users, wall = _sessions_week("copilot_like", n_target, [])
     return {
         "requests": s["requests"]["arrived"],
         "wall_s": wall,
@@ -116,20 +123,8 @@ def production(n_target: int) -> dict:
     """The fullest scenario with every mechanism on: app servers that crash, a semantic
     cache, retrieval kept fresh by a pipeline, retries and a fallback provider through a
     two-hour outage of the primary, an LLM judge with drift, retraining, QA reviewers."""
-    from sim.compose import compose
-    from sim.run import run
-
-    per_user_week = 8 * (5 + 2 * 0.2)  # requests_per_user_day, weekend_factor 0.2
-    users = max(1, round(n_target / per_user_week))
-    t0 = time.perf_counter()
-    cfg = compose(
-        "production",
-        [f"workload.users={users}", "apis.llm.outages.windows_h=[[34,36]]",
-         "pools.app.crash.mtbf_h=24", "progress=false", "plots=false"],
-    )  # fmt: skip
-    result = run(cfg)
-    wall = time.perf_counter() - t0
-    s = result.summary
+    chaos = ["apis.llm.outages.windows_h=[[34,36]]", "pools.app.crash.mtbf_h=24"]
+    s, users, wall = _sessions_week("production", n_target, chaos)
     return {
         "requests": s["requests"]["arrived"],
         "wall_s": wall,
