@@ -26,6 +26,22 @@ HARDWARE_KINDS = ("gpu", "cpu")
 
 # --- catalogs -------------------------------------------------------------------------
 @dataclass
+class StepCalibration:
+    """How close one hardware at one precision gets to its peaks (fitted to measurements).
+
+    The step-time model (sim/latency/roofline.py) divides FLOPs by peak FLOP/s times
+    ``prefill_efficiency`` and bytes by peak bandwidth times ``decode_efficiency``, and
+    adds ``step_overhead_ms`` to every iteration. ``benchmarks/calibrate_gpu.py`` fits
+    them to the calibration set of ``benchmarks/gpu_data/cases.yaml``.
+    """
+
+    prefill_efficiency: float = knob(MISSING, gt=0, le=1)  # achieved / peak FLOP/s (MFU)
+    decode_efficiency: float = knob(MISSING, gt=0, le=1)  # achieved / peak bandwidth (MBU)
+    step_overhead_ms: float = knob(0.0, ge=0, le=1000)  # per iteration: CPU scheduling, launches
+    source: str = ""  # what it was fitted to
+
+
+@dataclass
 class HardwareSpec:
     """One accelerator or CPU instance (per device; a replica may hold several)."""
 
@@ -34,6 +50,14 @@ class HardwareSpec:
     memory_gb: float = knob(MISSING, gt=0)
     memory_gbps: float = knob(MISSING, gt=0)  # memory bandwidth, GB/s
     usd_per_hour: float = knob(MISSING, ge=0)  # on-demand price of one device
+    # One-way bandwidth from one device to its peers, GB/s (NVLink, or PCIe without it):
+    # what tensor-parallel all-reduces run over. null: no multi-device replicas.
+    interconnect_gbps: float | None = knob(None, gt=0, none_ok=True)
+    # Fixed cost of one small all-reduce between the devices of a replica, microseconds.
+    allreduce_latency_us: float = knob(10.0, ge=0, le=10_000)
+    # Fitted efficiencies and overhead by precision (a key of tflops); a precision
+    # without an entry uses the pool's own values (uncalibrated defaults, with a note).
+    calibration: dict[str, StepCalibration] = field(default_factory=dict)
     description: str = ""
 
 

@@ -1,8 +1,9 @@
 """RooflineLatency: iteration times of a transformer replica from peak FLOP/s and bandwidth.
 
 Units: parameters ``P`` (count, = ``params_b·1e9``), bytes, FLOP, seconds. A replica
-is ``devices`` identical devices with tensor parallelism; their FLOP/s, bandwidth and
-memory add up (communication between them is not modelled).
+is ``devices`` identical devices with tensor parallelism (TP = ``devices``): their
+FLOP/s, bandwidth and memory add up, and every iteration pays the all-reduces that
+tensor parallelism needs (below).
 
 Quantities::
 
@@ -18,14 +19,34 @@ of the weights and one write of the new KV)::
 
     flops_prefill = 2·P·Σp_i + 2·layers·hidden_size·Σp_i²      (linear + causal attention)
     prefill_s = max(flops_prefill / (F·prefill_efficiency),
-                    (Wb + kvb·Σp_i) / (BW·decode_efficiency)) + step_overhead_s
+                    (Wb + kvb·Σp_i) / (BW·decode_efficiency)) + comm_s(Σp_i) + step_overhead_s
 
 Decode step of a batch of ``b`` sequences holding ``K`` KV tokens in total (one token
 each; memory-bound at small batch, compute-bound at very large batch)::
 
     flops_decode = 2·P·b + 4·layers·hidden_size·K
     decode_step_s = max((Wb + kvb·K) / (BW·decode_efficiency),
-                        flops_decode / (F·prefill_efficiency)) + step_overhead_s
+                        flops_decode / (F·prefill_efficiency)) + comm_s(b) + step_overhead_s
+
+Tensor-parallel communication (Megatron-style TP: two all-reduces of the activations per
+layer, after attention and after the MLP), added to every iteration that moves ``T``
+tokens (prompt tokens in prefill, one per sequence in decode) when ``devices = n > 1``::
+
+    comm_s = 2·layers·(allreduce_latency_s + 2·(n−1)/n · T·hidden_size·act_bytes / IC)
+    IC  = interconnect_gbps·1e9·allreduce_efficiency   ring all-reduce bus bandwidth
+
+with ``act_bytes`` = 2 (activations stay 16-bit with fp8 weights, as in vLLM). The
+fixed latency dominates in decode (small messages), the bandwidth term in prefill.
+
+A mixed iteration (chunked prefill: prompt chunks ``c_i`` whose first ``o_i`` tokens are
+already in the KV cache, together with a decode batch ``b`` holding ``K`` KV tokens)::
+
+    flops = 2·P·(Σc_i + b) + 4·layers·hidden_size·(Σ(c_i·o_i + c_i²/2) + K)
+    bytes = Wb + kvb·(Σ(o_i + c_i) + K)
+    step_s = max(flops/(F·prefill_efficiency), bytes/(BW·decode_efficiency))
+             + comm_s(Σc_i + b) + step_overhead_s
+
+``prefill_s`` and ``decode_step_s`` are its two special cases (no decode; no chunk).
 
 KV-cache capacity of a replica (tokens)::
 
@@ -33,7 +54,9 @@ KV-cache capacity of a replica (tokens)::
 
 ``prefill_efficiency`` is the achieved share of peak FLOP/s (MFU) and is used for
 every compute-bound term; ``decode_efficiency`` is the achieved share of peak
-bandwidth (MBU) and is used for every memory-bound term.
+bandwidth (MBU) and is used for every memory-bound term. ``step_overhead_s`` is the
+fixed cost of one iteration (the engine's scheduling and sampling on the CPU, kernel
+launches): it makes small batches and short prompts cost what they cost.
 """
 
 from __future__ import annotations
@@ -43,6 +66,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from sim import checks
+
+# Bytes per activation element exchanged by tensor-parallel all-reduces (bf16/fp16).
+ACT_BYTES = 2.0
+# assumption: a ring all-reduce reaches ~80 % of the link's one-way bandwidth as bus
+# bandwidth on large messages (nccl-tests all_reduce_perf "busbw" on 8x A100/H100 NVLink
+# systems sits near 80 % of the per-direction NVLink figure; NVIDIA nccl-tests docs,
+# PERFORMANCE.md, define busbw so it compares with the link speed).
+ALLREDUCE_EFFICIENCY = 0.8
 
 # Bytes per weight for the precisions a pool may run at; a precision not listed
 # keeps the model's own ``bytes_per_param``.
@@ -78,6 +109,8 @@ class RooflineLatency:
         prefill_efficiency: float = 0.5,
         decode_efficiency: float = 0.6,
         step_overhead_s: float = 0.0,
+        interconnect_gbps: float | None = None,
+        allreduce_latency_s: float = 0.0,
     ) -> None:
         self.params_b = checks.positive("params_b", params_b)
         for name, value in (
@@ -106,6 +139,15 @@ class RooflineLatency:
         self.prefill_efficiency = checks.fraction("prefill_efficiency", prefill_efficiency)
         self.decode_efficiency = checks.fraction("decode_efficiency", decode_efficiency)
         self.step_overhead_s = checks.non_negative("step_overhead_s", step_overhead_s)
+        self.allreduce_latency_s = checks.non_negative("allreduce_latency_s", allreduce_latency_s)
+        if devices > 1 and interconnect_gbps is None:
+            raise ValueError(
+                f"devices={devices} needs the hardware's interconnect_gbps (the bandwidth "
+                "between the devices of a replica, for tensor-parallel all-reduces)"
+            )
+        self.interconnect_gbps = (
+            None if interconnect_gbps is None else checks.positive("interconnect_gbps", interconnect_gbps)
+        )
 
         self.params = self.params_b * 1e9
         self.weight_bytes = self.params * self.bytes_per_param
@@ -115,6 +157,15 @@ class RooflineLatency:
         self._bytes_s = self.memory_gbps * 1e9 * devices * self.decode_efficiency
         self._attn_prefill = 2.0 * layers * hidden_size  # FLOP per prompt-token²
         self._attn_decode = 4.0 * layers * hidden_size  # FLOP per KV token per step
+        # communication: comm_s(T) = _comm_fixed + _comm_per_token·T (0 at one device)
+        if devices > 1:
+            ring = 2.0 * (devices - 1) / devices
+            ic = self.interconnect_gbps * 1e9 * ALLREDUCE_EFFICIENCY  # type: ignore[operator]
+            self._comm_fixed = 2.0 * layers * self.allreduce_latency_s
+            self._comm_per_token = 2.0 * layers * ring * hidden_size * ACT_BYTES / ic
+        else:
+            self._comm_fixed = 0.0
+            self._comm_per_token = 0.0
         usable = self.memory_gb * 1e9 * devices * self.kv_memory_fraction
         free = usable - self.weight_bytes
         if free < self.kv_bytes_per_token:
@@ -144,13 +195,55 @@ class RooflineLatency:
             sq += p * p
         compute = (2.0 * self.params * total + self._attn_prefill * sq) / self._flops_s
         memory = (self.weight_bytes + self.kv_bytes_per_token * total) / self._bytes_s
-        return (compute if compute > memory else memory) + self.step_overhead_s
+        return (
+            (compute if compute > memory else memory)
+            + self._comm_fixed
+            + self._comm_per_token * total
+            + self.step_overhead_s
+        )
 
     def decode_step_s(self, batch_size: int, kv_tokens: int) -> float:
         """Seconds of one decode iteration of ``batch_size`` sequences (see module)."""
         memory = (self.weight_bytes + self.kv_bytes_per_token * kv_tokens) / self._bytes_s
         compute = (2.0 * self.params * batch_size + self._attn_decode * kv_tokens) / self._flops_s
-        return (memory if memory > compute else compute) + self.step_overhead_s
+        return (
+            (memory if memory > compute else compute)
+            + self._comm_fixed
+            + self._comm_per_token * batch_size
+            + self.step_overhead_s
+        )
+
+    def mixed_step_s(
+        self,
+        chunks: Sequence[int],
+        contexts: Sequence[int],
+        batch_size: int,
+        kv_tokens: int,
+    ) -> float:
+        """Seconds of one iteration that prefills prompt ``chunks`` and decodes a batch.
+
+        ``chunks[i]`` new prompt tokens follow ``contexts[i]`` tokens of the same prompt
+        already in the KV cache (chunked prefill); ``batch_size`` decoding sequences hold
+        ``kv_tokens`` KV tokens in total (see module). With no chunks it is
+        :meth:`decode_step_s`; with no decode and zero contexts, :meth:`prefill_s`.
+        """
+        tokens = batch_size
+        attn = 0.0
+        kv_read = kv_tokens
+        for c, o in zip(chunks, contexts, strict=True):
+            tokens += c
+            attn += c * o + 0.5 * c * c
+            kv_read += o + c
+        compute = (
+            2.0 * self.params * tokens + self._attn_decode * (attn + kv_tokens)
+        ) / self._flops_s
+        memory = (self.weight_bytes + self.kv_bytes_per_token * kv_read) / self._bytes_s
+        return (
+            (compute if compute > memory else memory)
+            + self._comm_fixed
+            + self._comm_per_token * tokens
+            + self.step_overhead_s
+        )
 
     def __repr__(self) -> str:
         return (
@@ -160,17 +253,59 @@ class RooflineLatency:
         )
 
 
+# Used where neither the pool nor the hardware's calibration gives a value (the values
+# the model had before calibration; a pool with them gets a note saying so).
+UNCALIBRATED = {"prefill_efficiency": 0.5, "decode_efficiency": 0.6, "step_overhead_s": 0.0}
+
+
+def step_parameters(hw: Any, pool: Any) -> tuple[dict[str, float], str | None]:
+    """The pool's efficiencies and overhead, and where they came from.
+
+    Each of ``prefill_efficiency``, ``decode_efficiency`` and ``step_overhead_s`` is the
+    pool's own value when set, else the hardware's calibration for the pool's precision
+    (``hw.calibration[precision]``), else :data:`UNCALIBRATED`. The second value is
+    ``None`` when nothing came from :data:`UNCALIBRATED`, else a sentence saying what did.
+    """
+    precision = str(pool.precision)
+    cal = (dict(getattr(hw, "calibration", None) or {})).get(precision)
+    fitted = {}
+    if cal is not None:
+        fitted = {
+            "prefill_efficiency": float(cal.prefill_efficiency),
+            "decode_efficiency": float(cal.decode_efficiency),
+            "step_overhead_s": float(cal.step_overhead_ms) / 1000.0,
+        }
+    out: dict[str, float] = {}
+    guessed = []
+    for name, default in UNCALIBRATED.items():
+        own = getattr(pool, name, None)
+        if own is not None:
+            out[name] = float(own)
+        elif name in fitted:
+            out[name] = fitted[name]
+        else:
+            out[name] = default
+            guessed.append(f"{name}={default:g}")
+    if not guessed:
+        return out, None
+    return out, (
+        f"no calibration for precision {precision!r} on this hardware: uncalibrated "
+        f"{', '.join(guessed)} (set them on the pool, or add hardware.NAME.calibration.{precision})"
+    )
+
+
 def roofline_from_config(model: Any, hw: Any, pool: Any) -> RooflineLatency:
     """A :class:`RooflineLatency` from config objects.
 
     Reads ``model.{params_b, layers, hidden_size, heads, kv_heads, bytes_per_param,
-    kv_bytes}``, ``hw.{tflops, memory_gb, memory_gbps}`` and ``pool.{precision,
+    kv_bytes}``, ``hw.{tflops, memory_gb, memory_gbps, interconnect_gbps,
+    allreduce_latency_us, calibration}`` and ``pool.{precision, kv_precision,
     devices_per_replica, kv_memory_fraction, prefill_efficiency, decode_efficiency,
-    step_overhead_s}``. ``pool.precision`` must be a key of ``hw.tflops``; it also sets
-    the bytes per weight (fp16/bf16: 2, fp8/int8: 1, fp32: 4, int4: 0.5) — a precision
-    not in that list keeps ``model.bytes_per_param``. ``pool.kv_precision`` (optional)
-    sets the bytes per KV-cache element apart from the weights (fp8: 1); null keeps
-    ``model.kv_bytes``.
+    step_overhead_s}`` (see :func:`step_parameters` for the last three).
+    ``pool.precision`` must be a key of ``hw.tflops``; it also sets the bytes per weight
+    (fp16/bf16: 2, fp8/int8: 1, fp32: 4, int4: 0.5) -- a precision not in that list keeps
+    ``model.bytes_per_param``. ``pool.kv_precision`` (optional) sets the bytes per
+    KV-cache element apart from the weights (fp8: 1); null keeps ``model.kv_bytes``.
     """
     precision = str(pool.precision)
     kv_precision = getattr(pool, "kv_precision", None)
@@ -181,6 +316,7 @@ def roofline_from_config(model: Any, hw: Any, pool: Any) -> RooflineLatency:
         raise ValueError(
             f"precision={precision!r} is not offered by this hardware; its tflops list: {available}"
         )
+    step, _ = step_parameters(hw, pool)
     return RooflineLatency(
         params_b=model.params_b,
         layers=int(model.layers),
@@ -194,7 +330,7 @@ def roofline_from_config(model: Any, hw: Any, pool: Any) -> RooflineLatency:
         memory_gbps=hw.memory_gbps,
         devices=int(pool.devices_per_replica),
         kv_memory_fraction=pool.kv_memory_fraction,
-        prefill_efficiency=pool.prefill_efficiency,
-        decode_efficiency=pool.decode_efficiency,
-        step_overhead_s=pool.step_overhead_s,
+        interconnect_gbps=getattr(hw, "interconnect_gbps", None),
+        allreduce_latency_s=float(getattr(hw, "allreduce_latency_us", 0.0)) / 1e6,
+        **step,
     )

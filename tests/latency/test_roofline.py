@@ -69,7 +69,7 @@ def test_kv_capacity_formula():
     assert lat.kv_bytes_per_token == kv_per_token
     expected = int((80e9 * 0.9 - 8.03e9 * 2) // kv_per_token)
     assert lat.kv_capacity_tokens == expected
-    two = make(devices=2)
+    two = make(devices=2, interconnect_gbps=300)
     assert two.kv_capacity_tokens == int((2 * 80e9 * 0.9 - 8.03e9 * 2) // kv_per_token)
 
 

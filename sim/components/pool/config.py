@@ -22,6 +22,11 @@ POOL_LATENCIES = ("roofline", "exponential", "lognormal")
 BALANCERS = ("central", "round_robin", "random", "least_outstanding", "power_of_two")
 METRICS = ("utilization", "queue", "concurrency")  # what the autoscaler targets
 ON_LOSS = ("requeue", "fail")  # what happens to the requests of a lost replica
+# continuous: iteration-level batching, a prefill iteration for the requests admitted
+# together pauses the decode batch (vLLM's prefill-first default before chunking);
+# chunked: a token budget per iteration, decode first, then prompt chunks (vLLM chunked
+# prefill, SGLang); static: a whole batch admitted together and released together.
+SCHEDULERS = ("continuous", "chunked", "static")
 
 
 @dataclass
@@ -102,11 +107,20 @@ class PoolConfig:
     )  # the clock's resolution: 1 us  # exponential / lognormal latency
     service_cv: float = knob(1.0, ge=0)  # lognormal latency
     max_batch_size: int = knob(256, ge=1, integer=True)  # 1 turns batching off
+    # How a replica forms its batches (see SCHEDULERS above; chunked needs latency=roofline).
+    scheduler: str = knob("continuous", choices=SCHEDULERS)
+    # chunked: tokens per iteration, decode tokens (one per sequence) plus prompt chunks.
+    # SOURCE: vLLM engine arguments, --max-num-batched-tokens: 2048 by default for the
+    # OpenAI-compatible server with chunked prefill (docs.vllm.ai, engine args, V1, 2025).
+    max_batched_tokens: int = knob(2048, ge=1, integer=True)
     max_queue: int = knob(100_000, ge=0, integer=True)  # waiting beyond this: dropped
     kv_memory_fraction: float = knob(0.9, gt=0, le=1)  # device memory for weights + KV
-    prefill_efficiency: float = knob(0.5, gt=0, le=1)  # achieved / peak FLOP/s (MFU)
-    decode_efficiency: float = knob(0.6, gt=0, le=1)  # achieved / peak bandwidth (MBU)
-    step_overhead_s: float = knob(0.0, ge=0)  # fixed scheduler/launch cost per iteration
+    # Step-time efficiencies; null: the hardware's calibration for this precision
+    # (hardware.NAME.calibration, fitted to published measurements), or, where it has
+    # none, the uncalibrated defaults 0.5 / 0.6 / 0 (sim/latency/roofline.py, with a note).
+    prefill_efficiency: float | None = knob(None, gt=0, le=1, none_ok=True)  # MFU
+    decode_efficiency: float | None = knob(None, gt=0, le=1, none_ok=True)  # MBU
+    step_overhead_s: float | None = knob(None, ge=0, le=1, none_ok=True)  # per iteration
     # Hardest request (difficulty in [0, 1]) the model answers acceptably; 1: every one.
     skill: float = knob(1.0, ge=0, le=1)
     # Reuse the KV cache of prompt prefixes seen before (vLLM --enable-prefix-caching,
