@@ -31,13 +31,18 @@ class StepCalibration:
 
     The step-time model (sim/latency/roofline.py) divides FLOPs by peak FLOP/s times
     ``prefill_efficiency`` and bytes by peak bandwidth times ``decode_efficiency``, and
-    adds ``step_overhead_ms`` to every iteration. ``benchmarks/calibrate_gpu.py`` fits
-    them to the calibration set of ``benchmarks/gpu_data/cases.yaml``.
+    adds ``step_overhead_ms`` to every iteration and ``seq_overhead_us`` per sequence in
+    it. ``benchmarks/calibrate_gpu.py`` fits them to the calibration set of
+    ``benchmarks/gpu_data/cases.yaml``.
     """
 
     prefill_efficiency: float = knob(MISSING, gt=0, le=1)  # achieved / peak FLOP/s (MFU)
     decode_efficiency: float = knob(MISSING, gt=0, le=1)  # achieved / peak bandwidth (MBU)
     step_overhead_ms: float = knob(0.0, ge=0, le=1000)  # per iteration: CPU scheduling, launches
+    seq_overhead_us: float = knob(0.0, ge=0, le=100_000)  # per sequence per iteration
+    # per all-reduce inside a tensor-parallel replica, as the engine achieves it (its
+    # synchronisation included); null: the hardware's allreduce_latency_us
+    allreduce_latency_us: float | None = knob(None, ge=0, le=10_000, none_ok=True)
     source: str = ""  # what it was fitted to
 
 

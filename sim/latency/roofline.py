@@ -44,7 +44,7 @@ already in the KV cache, together with a decode batch ``b`` holding ``K`` KV tok
     flops = 2·P·(Σc_i + b) + 4·layers·hidden_size·(Σ(c_i·o_i + c_i²/2) + K)
     bytes = Wb + kvb·(Σ(o_i + c_i) + K)
     step_s = max(flops/(F·prefill_efficiency), bytes/(BW·decode_efficiency))
-             + comm_s(Σc_i + b) + step_overhead_s
+             + comm_s(Σc_i + b) + step_overhead_s + seq_overhead_s·(b + #chunks)
 
 ``prefill_s`` and ``decode_step_s`` are its two special cases (no decode; no chunk).
 
@@ -54,9 +54,13 @@ KV-cache capacity of a replica (tokens)::
 
 ``prefill_efficiency`` is the achieved share of peak FLOP/s (MFU) and is used for
 every compute-bound term; ``decode_efficiency`` is the achieved share of peak
-bandwidth (MBU) and is used for every memory-bound term. ``step_overhead_s`` is the
-fixed cost of one iteration (the engine's scheduling and sampling on the CPU, kernel
-launches): it makes small batches and short prompts cost what they cost.
+bandwidth (MBU) and is used for every memory-bound term. Two overheads are added to
+every iteration, the time the engine spends outside the GPU kernels (scheduling,
+input preparation, sampling, output processing, kernel launches): ``step_overhead_s``
+once per iteration, so small batches and short prompts are not free, and
+``seq_overhead_s`` once per sequence in the iteration (per-request bookkeeping, which
+is why an engine's step time grows with the batch even when the GPU work does not).
+``prefill_s`` adds ``seq_overhead_s`` per prompt, ``decode_step_s`` per sequence.
 """
 
 from __future__ import annotations
@@ -109,6 +113,7 @@ class RooflineLatency:
         prefill_efficiency: float = 0.5,
         decode_efficiency: float = 0.6,
         step_overhead_s: float = 0.0,
+        seq_overhead_s: float = 0.0,
         interconnect_gbps: float | None = None,
         allreduce_latency_s: float = 0.0,
     ) -> None:
@@ -139,6 +144,7 @@ class RooflineLatency:
         self.prefill_efficiency = checks.fraction("prefill_efficiency", prefill_efficiency)
         self.decode_efficiency = checks.fraction("decode_efficiency", decode_efficiency)
         self.step_overhead_s = checks.non_negative("step_overhead_s", step_overhead_s)
+        self.seq_overhead_s = checks.non_negative("seq_overhead_s", seq_overhead_s)
         self.allreduce_latency_s = checks.non_negative("allreduce_latency_s", allreduce_latency_s)
         if devices > 1 and interconnect_gbps is None:
             raise ValueError(
@@ -146,7 +152,9 @@ class RooflineLatency:
                 "between the devices of a replica, for tensor-parallel all-reduces)"
             )
         self.interconnect_gbps = (
-            None if interconnect_gbps is None else checks.positive("interconnect_gbps", interconnect_gbps)
+            None
+            if interconnect_gbps is None
+            else checks.positive("interconnect_gbps", interconnect_gbps)
         )
 
         self.params = self.params_b * 1e9
@@ -200,6 +208,7 @@ class RooflineLatency:
             + self._comm_fixed
             + self._comm_per_token * total
             + self.step_overhead_s
+            + self.seq_overhead_s * len(prompt_tokens)
         )
 
     def decode_step_s(self, batch_size: int, kv_tokens: int) -> float:
@@ -211,6 +220,7 @@ class RooflineLatency:
             + self._comm_fixed
             + self._comm_per_token * batch_size
             + self.step_overhead_s
+            + self.seq_overhead_s * batch_size
         )
 
     def mixed_step_s(
@@ -243,6 +253,7 @@ class RooflineLatency:
             + self._comm_fixed
             + self._comm_per_token * tokens
             + self.step_overhead_s
+            + self.seq_overhead_s * (batch_size + len(chunks))
         )
 
     def __repr__(self) -> str:
@@ -253,16 +264,24 @@ class RooflineLatency:
         )
 
 
-# Used where neither the pool nor the hardware's calibration gives a value (the values
-# the model had before calibration; a pool with them gets a note saying so).
-UNCALIBRATED = {"prefill_efficiency": 0.5, "decode_efficiency": 0.6, "step_overhead_s": 0.0}
+# Used where neither the pool nor the hardware's calibration gives a value (a pool with
+# them gets a note saying so). Efficiencies: the shares this model used before it was
+# calibrated (below both fits: H100 0.59/0.85, A100 0.76/0.79), so an uncalibrated
+# device is not flattered. Overheads: what both fits agree on (H100 2.44 ms and 57.7 us,
+# A100 2.25 ms and 58.5 us; configs/hardware) -- the engine's CPU time, not the device's.
+UNCALIBRATED = {
+    "prefill_efficiency": 0.5,
+    "decode_efficiency": 0.6,
+    "step_overhead_s": 0.0024,
+    "seq_overhead_s": 58e-6,
+}
 
 
 def step_parameters(hw: Any, pool: Any) -> tuple[dict[str, float], str | None]:
-    """The pool's efficiencies and overhead, and where they came from.
+    """The pool's efficiencies and overheads, and where they came from.
 
-    Each of ``prefill_efficiency``, ``decode_efficiency`` and ``step_overhead_s`` is the
-    pool's own value when set, else the hardware's calibration for the pool's precision
+    Each of ``prefill_efficiency``, ``decode_efficiency``, ``step_overhead_s`` and
+    ``seq_overhead_s`` is the pool's own value when set, else the hardware's calibration for the pool's precision
     (``hw.calibration[precision]``), else :data:`UNCALIBRATED`. The second value is
     ``None`` when nothing came from :data:`UNCALIBRATED`, else a sentence saying what did.
     """
@@ -274,6 +293,7 @@ def step_parameters(hw: Any, pool: Any) -> tuple[dict[str, float], str | None]:
             "prefill_efficiency": float(cal.prefill_efficiency),
             "decode_efficiency": float(cal.decode_efficiency),
             "step_overhead_s": float(cal.step_overhead_ms) / 1000.0,
+            "seq_overhead_s": float(cal.seq_overhead_us) / 1e6,
         }
     out: dict[str, float] = {}
     guessed = []
@@ -317,6 +337,10 @@ def roofline_from_config(model: Any, hw: Any, pool: Any) -> RooflineLatency:
             f"precision={precision!r} is not offered by this hardware; its tflops list: {available}"
         )
     step, _ = step_parameters(hw, pool)
+    cal = (dict(getattr(hw, "calibration", None) or {})).get(precision)
+    allreduce_us = getattr(cal, "allreduce_latency_us", None) if cal is not None else None
+    if allreduce_us is None:
+        allreduce_us = getattr(hw, "allreduce_latency_us", 0.0)
     return RooflineLatency(
         params_b=model.params_b,
         layers=int(model.layers),
@@ -331,6 +355,6 @@ def roofline_from_config(model: Any, hw: Any, pool: Any) -> RooflineLatency:
         devices=int(pool.devices_per_replica),
         kv_memory_fraction=pool.kv_memory_fraction,
         interconnect_gbps=getattr(hw, "interconnect_gbps", None),
-        allreduce_latency_s=float(getattr(hw, "allreduce_latency_us", 0.0)) / 1e6,
+        allreduce_latency_s=float(allreduce_us) / 1e6,
         **step,
     )

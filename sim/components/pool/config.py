@@ -117,10 +117,11 @@ class PoolConfig:
     kv_memory_fraction: float = knob(0.9, gt=0, le=1)  # device memory for weights + KV
     # Step-time efficiencies; null: the hardware's calibration for this precision
     # (hardware.NAME.calibration, fitted to published measurements), or, where it has
-    # none, the uncalibrated defaults 0.5 / 0.6 / 0 (sim/latency/roofline.py, with a note).
+    # none, the uncalibrated defaults (sim/latency/roofline.py UNCALIBRATED, with a note).
     prefill_efficiency: float | None = knob(None, gt=0, le=1, none_ok=True)  # MFU
     decode_efficiency: float | None = knob(None, gt=0, le=1, none_ok=True)  # MBU
     step_overhead_s: float | None = knob(None, ge=0, le=1, none_ok=True)  # per iteration
+    seq_overhead_s: float | None = knob(None, ge=0, le=1, none_ok=True)  # per sequence, per step
     # Hardest request (difficulty in [0, 1]) the model answers acceptably; 1: every one.
     skill: float = knob(1.0, ge=0, le=1)
     # Reuse the KV cache of prompt prefixes seen before (vLLM --enable-prefix-caching,
