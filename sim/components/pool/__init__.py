@@ -6,13 +6,19 @@
 
 * :mod:`.config` — the typed config, every default with its source;
 * :mod:`.replica` — the state of one replica and its life-cycle states;
-* :mod:`.scheduler` — continuous batching on each replica (prefill, decode, prefix caching);
+* :mod:`.scheduler` — continuous batching on each replica (prefill, decode, prefix caching),
+  the default and the base of the other two schedulers;
+* :mod:`.static` — static batching: whole batches, padded, released together (a baseline);
+* :mod:`.chunked` — chunked prefill: a token budget per iteration, decode first;
 * :mod:`.central` — the pool as a stage behind one FIFO queue (the ``central`` balancer),
   its gauges, bills and reports;
 * :mod:`.balancing` — per-replica queues and the policies that assign arrivals to them;
 * :mod:`.lifecycle` — the fleet: cold starts, draining, crashes, spot preemptions;
 * :mod:`.autoscaler` — the Kubernetes-HPA rule that resizes the fleet;
 * :mod:`.billing` — replica-seconds from provisioning to release, rounded per increment.
+
+A pool is one class per balancer kind (one queue, or a queue per replica) and scheduler:
+:func:`make_pool` picks it from :data:`POOL_CLASSES`, the only place that combines them.
 """
 
 from __future__ import annotations
@@ -24,14 +30,17 @@ from sim.checks import ConfigError
 from sim.components.kinds import register
 from sim.components.pool.balancing import DispatchPool
 from sim.components.pool.central import InferencePool
+from sim.components.pool.chunked import ChunkedBatching
 from sim.components.pool.config import (
     BALANCERS,
     POOL_LATENCIES,
+    SCHEDULERS,
     AutoscaleConfig,
     CrashConfig,
     PoolConfig,
     SpotConfig,
 )
+from sim.components.pool.static import StaticBatching
 from sim.workload.prefix import prefix_block_tokens
 
 __all__ = [
@@ -40,8 +49,10 @@ __all__ = [
     "CrashConfig",
     "DispatchPool",
     "InferencePool",
+    "POOL_CLASSES",
     "POOL_LATENCIES",
     "PoolConfig",
+    "SCHEDULERS",
     "SpotConfig",
     "build_pool",
     "make_pool",
@@ -94,15 +105,50 @@ def pool_latency(name: str, pc: Any, cfg: Any, ctx: Any) -> Any:
         ) from None
 
 
+class StaticPool(StaticBatching, InferencePool):
+    """One FIFO queue, static batching."""
+
+
+class StaticDispatchPool(StaticBatching, DispatchPool):
+    """A queue per replica, static batching."""
+
+
+class ChunkedPool(ChunkedBatching, InferencePool):
+    """One FIFO queue, chunked prefill."""
+
+
+class ChunkedDispatchPool(ChunkedBatching, DispatchPool):
+    """A queue per replica, chunked prefill."""
+
+
+# (balancer kind, scheduler) -> pool class: the policy's batch loop first in the MRO
+POOL_CLASSES: dict[tuple[str, str], type[InferencePool]] = {
+    ("central", "continuous"): InferencePool,
+    ("dispatch", "continuous"): DispatchPool,
+    ("central", "static"): StaticPool,
+    ("dispatch", "static"): StaticDispatchPool,
+    ("central", "chunked"): ChunkedPool,
+    ("dispatch", "chunked"): ChunkedDispatchPool,
+}
+
+
 def make_pool(
-    name: str, ctx: Any, latency: Any, *, balancer: str = "central", **kw: Any
+    name: str,
+    ctx: Any,
+    latency: Any,
+    *,
+    balancer: str = "central",
+    scheduler: str = "continuous",
+    **kw: Any,
 ) -> InferencePool:
-    """An :class:`InferencePool` (``central``) or a :class:`DispatchPool` (the other balancers)."""
+    """A pool with this balancer and scheduler (:data:`POOL_CLASSES`); ``kw`` go to the pool."""
     checks.choice("balancer", balancer, BALANCERS)
+    checks.choice("scheduler", scheduler, SCHEDULERS)
     if balancer == "central":
-        return InferencePool(name, ctx, latency, **kw)
+        return POOL_CLASSES["central", scheduler](name, ctx, latency, **kw)
     rng = ctx.rng.stream(f"pools.{name}.balancer")
-    return DispatchPool(name, ctx, latency, balancer=balancer, rng=rng, **kw)
+    cls = POOL_CLASSES["dispatch", scheduler]
+    return cls(name, ctx, latency, balancer=balancer, rng=rng, **kw)
 
 
 def _check_fleet(key: str, pc: Any) -> None:
@@ -127,20 +173,47 @@ def _check_fleet(key: str, pc: Any) -> None:
         )
 
 
+def _check_scheduler(key: str, pc: Any) -> None:
+    """What the scheduler needs of the pool's other keys."""
+    if pc.scheduler != "chunked":
+        return
+    if pc.latency != "roofline":
+        checks.fail(
+            f"{key}.scheduler",
+            pc.scheduler,
+            f"needs {key}.latency='roofline' (a token budget per iteration needs "
+            f"iteration times by token; {key}.latency={pc.latency!r} draws one service "
+            "time per request); use scheduler=continuous or static with it",
+        )
+    if pc.max_batched_tokens < pc.max_batch_size:
+        checks.both(
+            f"{key}.max_batched_tokens",
+            pc.max_batched_tokens,
+            f"{key}.max_batch_size",
+            pc.max_batch_size,
+            "need max_batched_tokens >= max_batch_size with scheduler=chunked (each "
+            "running sequence takes one token of the budget per iteration; vLLM checks "
+            "the same)",
+        )
+
+
 @register("pools", PoolConfig)
 def build_pool(b: Any, name: str, pc: Any) -> InferencePool:
-    """Self-hosted replicas of a model on a hardware type, with continuous batching."""
+    """Self-hosted replicas of a model on a hardware type, batched by ``pc.scheduler``."""
     cfg, ctx = b.cfg, b.ctx
+    _check_scheduler(f"pools.{name}", pc)
     latency = pool_latency(name, pc, cfg, ctx)  # checks pc.hardware names a catalog entry
     _check_fleet(f"pools.{name}", pc)
     hw = cfg.hardware[pc.hardware]
-    return make_pool(
+    pool = make_pool(
         name,
         ctx,
         latency,
         balancer=pc.balancer,
+        scheduler=pc.scheduler,
         replicas=int(pc.replicas),
         max_batch_size=int(pc.max_batch_size),
+        max_batched_tokens=int(pc.max_batched_tokens),
         max_queue=int(pc.max_queue),
         usd_per_replica_hour=float(hw.usd_per_hour) * int(pc.devices_per_replica),
         skill=pc.skill,
@@ -152,3 +225,11 @@ def build_pool(b: Any, name: str, pc: Any) -> InferencePool:
         spot=pc.spot,
         crash=pc.crash,
     )
+    if pc.latency == "roofline":
+        from sim.latency.roofline import step_parameters
+
+        _, why = step_parameters(hw, pc)
+        if why:
+            why = why.replace("hardware.NAME", f"hardware.{pc.hardware}")
+            pool.build_notes.append(f"pools.{name} ({pc.hardware}, {pc.model}): {why}")
+    return pool

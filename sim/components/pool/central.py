@@ -15,7 +15,9 @@ Scheduling (the ``central`` balancer; the others are in :mod:`.balancing`)
     (:mod:`.replica`) take work; with none ready (scaled to zero, all down) arrivals
     wait in the queue and, if no replica exists at all, one is started at once. How a
     replica runs what it admitted — prefill, decode, prefix caching — is
-    :mod:`.scheduler`.
+    :mod:`.scheduler` (continuous batching), :mod:`.static` or :mod:`.chunked`; a
+    replica whose batch is closed to arrivals (a static batch, chunked prefill's mixed
+    iterations) takes work from the queue at its next batch change.
 
 Replicas that come and go (:mod:`.lifecycle`, :mod:`.autoscaler`)
     The fleet creates, drains and releases replicas; a crash or a preemption takes a
@@ -67,6 +69,10 @@ from sim.metrics.histogram import LogHistogram
 class InferencePool(BatchScheduler):
     """Replicas of one model behind one FIFO queue, with continuous batching (see module).
 
+    With another scheduler the pool is a subclass that puts the policy's batch loop
+    first (:class:`~.static.StaticBatching`, :class:`~.chunked.ChunkedBatching`; see
+    :func:`~sim.components.pool.make_pool`).
+
     Statistics: ``queue_wait`` (time from arrival at the pool to admission, for
     requests that arrived after ``ctx.warmup_s``) with an exact mean in
     :attr:`mean_queue_wait_s`; ``served`` completed requests;
@@ -88,6 +94,7 @@ class InferencePool(BatchScheduler):
         max_batch_size: int,
         max_queue: int,
         usd_per_replica_hour: float,
+        max_batched_tokens: int = 2048,
         skill: float = 1.0,
         prefix_block_tokens: int | None = None,
         provision_s: float = 300.0,
@@ -102,11 +109,11 @@ class InferencePool(BatchScheduler):
 
         if not (isinstance(name, str) and name):
             raise ValueError(f"name={name!r} must be a non-empty string")
-        for attr in ("prefill_s", "decode_step_s", "kv_capacity_tokens"):
+        for attr in self.latency_needs:
             if not hasattr(latency, attr):
                 raise ValueError(
-                    f"latency={latency!r} lacks {attr!r}; it must implement LatencyModel "
-                    "(prefill_s, decode_step_s, kv_capacity_tokens)"
+                    f"latency={latency!r} lacks {attr!r}; the {self.scheduler} scheduler "
+                    f"needs a LatencyModel with {', '.join(self.latency_needs)}"
                 )
         kv_cap = checks.integer("latency.kv_capacity_tokens", latency.kv_capacity_tokens, 1)
         checks.non_negative("usd_per_replica_hour", usd_per_replica_hour)
@@ -117,8 +124,11 @@ class InferencePool(BatchScheduler):
         self.replicas = checks.integer("replicas", replicas, 1)
         self.max_batch_size = checks.integer("max_batch_size", max_batch_size, 1)
         self.max_queue = checks.integer("max_queue", max_queue, 0)
+        # tokens per iteration of the chunked scheduler (the others do not read it)
+        self.max_batched_tokens = checks.integer("max_batched_tokens", max_batched_tokens, 1)
         self.usd_per_replica_hour = float(usd_per_replica_hour)
         self.skill = checks.number("skill", skill, ge=0, le=1)
+        self.build_notes: list[str] = []  # what the builder wants said (an uncalibrated device)
         # request attributes it reads: difficulty to judge answers, blocks to reuse prefixes
         self.needs = ("difficulty",) if self.skill < 1 else ()
         self.prefix_stats: PrefixStats | None = None
@@ -325,6 +335,10 @@ class InferencePool(BatchScheduler):
             "ready": float(len(self._active)),
         }
 
+    def notes(self) -> list[str]:
+        """Warnings for ``summary.json`` ``notes`` (set by the builder)."""
+        return list(self.build_notes)
+
     def report(self) -> dict[str, Any] | None:
         """What ``summary.json`` shows of this pool beyond its costs (prefix caching, fleet)."""
         out: dict[str, Any] = {"kind": "pool"}
@@ -334,6 +348,8 @@ class InferencePool(BatchScheduler):
             )
         if self.balancer != "central":
             out["balancer"] = self.balancer
+        if self.scheduler != "continuous":
+            out["scheduler"] = self.scheduler
         fleet = self.fleet.report()
         if fleet is not None:
             out["autoscaling"] = fleet

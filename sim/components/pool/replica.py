@@ -29,8 +29,11 @@ from sim.components.request import Request
 PROVISIONING, READY, DRAINING, DOWN, RELEASED = range(5)
 STATES = ("provisioning", "ready", "draining", "down", "released")
 
-# phases of the batch loop (sim/components/pool/scheduler.py)
-IDLE, PREFILL, DECODE, SWITCH = range(4)
+# Phases of the batch loop (sim/components/pool/scheduler.py, static.py, chunked.py).
+# PREFILL: a prefill iteration (or chunked prefill's mixed iterations); DECODE: decoding,
+# and an arrival may join at once (the segment is cut); SWITCH: between two; SEALED: a
+# static batch decoding, closed to arrivals until it ends.
+IDLE, PREFILL, DECODE, SWITCH, SEALED = range(5)
 
 # The queue of a replica that must take nothing from the pool's queue (draining, down,
 # provisioning, with the central balancer). Never appended to.
@@ -40,7 +43,7 @@ NO_QUEUE: deque = deque(maxlen=0)
 class Seq:
     """One admitted or waiting request and its decode progress."""
 
-    __slots__ = ("req", "event", "arrived_at", "kv", "remaining")
+    __slots__ = ("req", "event", "arrived_at", "kv", "remaining", "prefill_left")
 
     def __init__(self, req: Request, event: simpy.Event, arrived_at: float, kv: int) -> None:
         self.req = req
@@ -48,6 +51,7 @@ class Seq:
         self.arrived_at = arrived_at  # at the pool
         self.kv = kv  # reserved KV tokens: prompt + output
         self.remaining = 0.0  # decode steps still to run
+        self.prefill_left = 0  # prompt tokens still to prefill (chunked prefill)
 
 
 class Replica:
@@ -67,6 +71,7 @@ class Replica:
         "kv_reserved",
         "seg_start",
         "step_s",
+        "chunks",
         "version",
         "prefix",
         "state",
@@ -97,6 +102,7 @@ class Replica:
         self.kv_reserved = 0
         self.seg_start = 0.0
         self.step_s = 0.0
+        self.chunks: list[int] = []  # chunked prefill: prompt tokens of r.prefilling[i] now
         self.version = 0
         self.state = state
         self.spot = spot

@@ -2,7 +2,18 @@
 
 How a replica runs the requests it admitted; which requests it admits, and when,
 belongs to the pool that owns it (:mod:`.central` for one FIFO queue, :mod:`.balancing`
-for per-replica queues), which also holds the replicas' life cycle and bills.
+for per-replica queues), which also holds the replicas' life cycle and bills. This is
+the ``continuous`` scheduler (the default) and the base of the other two, which override
+the batch loop and keep its accounting: :mod:`.static` (whole batches, padded) and
+:mod:`.chunked` (a token budget per iteration); ``pools.NAME.scheduler`` picks one.
+
+What a policy gives the pools (the named hooks)
+    ``_start_prefill(r)`` starts the requests the pool admitted on ``r`` at once
+    (``r.pending``: an arrival that found ``r`` idle, or in phase ``DECODE`` with room);
+    ``_next(r)`` takes the replica from a batch change to its next timer, admitting from
+    ``r.queue``; ``evict(r)`` takes back everything ``r`` holds. A replica takes an
+    arrival at once only when idle or in phase ``DECODE``, so a policy closes its
+    batches to arrivals by using other phases (:mod:`.replica`).
 
 Replica phases (prefill-first, as vLLM's default scheduler)
     Admitting requests starts one prefill iteration for all of them
@@ -49,7 +60,7 @@ _DONE_TOL = 1e-6  # a sequence with fewer remaining decode steps than this is do
 
 
 class BatchScheduler:
-    """The batch loop of a pool's replicas (see module); the pool subclasses it.
+    """Continuous batching on a pool's replicas (see module); the pool subclasses it.
 
     The subclass sets what the loop reads — ``env``, ``latency``, ``max_batch_size``,
     ``kv_capacity_tokens``, ``prefix_stats``, the queue each replica takes work from
@@ -58,6 +69,10 @@ class BatchScheduler:
     (``_went_idle``). Statistics: ``queue_wait`` (arrival at the pool to admission,
     requests after the warm-up), ``served``, ``peak_kv_reserved_tokens``.
     """
+
+    scheduler = "continuous"  # the name in pools.NAME.scheduler
+    # what the loop calls on the latency model (the pool checks it has them)
+    latency_needs: tuple[str, ...] = ("prefill_s", "decode_step_s", "kv_capacity_tokens")
 
     def _admit(self, r: Replica, seq: Seq) -> None:
         wait = self.env.now - seq.arrived_at
@@ -142,31 +157,44 @@ class BatchScheduler:
                     self._n_waiting -= len(r.pending)
                     self._start_prefill(r)
                     return
-            running = r.running
-            if not running:
-                r.phase = IDLE
-                r.meter.end(r.index, self.env.now)
-                if queue is self._queue:  # central and READY: back on the idle stack
-                    self._idle.append(r)
-                else:
-                    self._went_idle(r)
+            if self._decode_segment(r):
                 return
-            min_rem = min(s.remaining for s in running)
-            b = len(running)
-            kv_now = r.kv_reserved - sum(s.remaining for s in running)
-            step = self.latency.decode_step_s(b, int(kv_now + b * min_rem / 2))
-            if step > 0:
-                r.phase = DECODE
-                r.step_s = step
-                r.seg_start = self.env.now
-                r.version += 1
-                timer = self.env.timeout(min_rem * step)
-                timer.callbacks.append(lambda _e, r=r, v=r.version: self._on_decode_end(r, v))
-                return
-            # zero-time decode (service-time models): everything running is done now
-            for s in running:
-                self._complete(r, s)
-            r.running = []
+
+    def _decode_segment(self, r: Replica) -> bool:
+        """Decode ``r.running`` until its next completion (one timer), or go idle if empty.
+
+        False when the step takes no time (service-time models): everything running is
+        done now, and the caller admits again.
+        """
+        running = r.running
+        if not running:
+            self._go_idle(r)
+            return True
+        min_rem = min(s.remaining for s in running)
+        b = len(running)
+        kv_now = r.kv_reserved - sum(s.remaining for s in running)
+        step = self.latency.decode_step_s(b, int(kv_now + b * min_rem / 2))
+        if step > 0:
+            r.phase = DECODE
+            r.step_s = step
+            r.seg_start = self.env.now
+            r.version += 1
+            timer = self.env.timeout(min_rem * step)
+            timer.callbacks.append(lambda _e, r=r, v=r.version: self._on_decode_end(r, v))
+            return True
+        for s in running:
+            self._complete(r, s)
+        r.running = []
+        return False
+
+    def _go_idle(self, r: Replica) -> None:
+        """``r`` holds nothing: close its busy period; the pool decides where it goes."""
+        r.phase = IDLE
+        r.meter.end(r.index, self.env.now)
+        if r.queue is self._queue:  # central and READY: back on the idle stack
+            self._idle.append(r)
+        else:
+            self._went_idle(r)
 
     def _kick(self, r: Replica) -> None:
         """Wake an idle replica to take work from its queue."""
