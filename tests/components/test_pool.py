@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pytest
 import simpy
+from poolkit import LLAMA3_8B_A100, CountingEnv
 
 from sim.components.pool import InferencePool
 from sim.components.request import Request, Status
@@ -15,31 +16,6 @@ from sim.components.stage import Billable, Observable, Stage
 from sim.engine.context import SimContext
 from sim.latency import RooflineLatency, ServiceTimeLatency
 from sim.metrics.queueing import mmc_mean_wait_s
-
-LLAMA3_8B_A100 = dict(
-    params_b=8.03,
-    layers=32,
-    hidden_size=4096,
-    heads=32,
-    kv_heads=8,
-    bytes_per_param=2,
-    kv_bytes=2,
-    peak_tflops=312,
-    memory_gb=80,
-    memory_gbps=2039,
-)
-
-
-class CountingEnv(simpy.Environment):
-    """An environment that counts every scheduled event."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.scheduled = 0
-
-    def schedule(self, event, priority=1, delay=0):  # type: ignore[override]
-        self.scheduled += 1
-        super().schedule(event, priority, delay)
 
 
 class FixedLatency:

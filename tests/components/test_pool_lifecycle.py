@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
+from poolkit import held_by, submit
 
 from sim.components.pool import CrashConfig, SpotConfig, make_pool
 from sim.components.pool.billing import billed_life_s
@@ -47,26 +48,6 @@ def pool_of(ctx: SimContext, latency=None, **kw):
     pool = make_pool("gpu", ctx, latency or FixedLatency(), **args)
     pool.start()
     return pool
-
-
-def submit(ctx: SimContext, pool, reqs: list[Request], at: float = 0.0) -> list[Request]:
-    env = ctx.env
-
-    def one(req: Request):
-        if at > env.now:
-            yield env.timeout(at - env.now)
-        req.arrived_at = env.now
-        yield from pool.handle(req)
-        if req.in_flight:
-            req.status, req.done_at = Status.COMPLETED, env.now
-
-    for r in reqs:
-        env.process(one(r))
-    return reqs
-
-
-def held_by(r) -> list[Request]:
-    return [s.req for s in r.pending + r.prefilling + r.running]
 
 
 # --- crashes ---------------------------------------------------------------------------------

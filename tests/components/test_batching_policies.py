@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-import simpy
+from poolkit import LLAMA3_8B_A100, CountingEnv, held_by, submit
 
 from sim.checks import ConfigError
 from sim.components.pool import CrashConfig, SpotConfig, make_pool
@@ -20,34 +20,9 @@ from sim.engine.context import SimContext
 from sim.latency import RooflineLatency
 from sim.run import run
 
-LLAMA3_8B_A100 = dict(
-    params_b=8.03,
-    layers=32,
-    hidden_size=4096,
-    heads=32,
-    kv_heads=8,
-    bytes_per_param=2,
-    kv_bytes=2,
-    peak_tflops=312,
-    memory_gb=80,
-    memory_gbps=2039,
-)
-
 
 def roofline(**kw) -> RooflineLatency:
     return RooflineLatency(**{**LLAMA3_8B_A100, **kw})
-
-
-class CountingEnv(simpy.Environment):
-    """An environment that counts every scheduled event."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.scheduled = 0
-
-    def schedule(self, event, priority=1, delay=0):  # type: ignore[override]
-        self.scheduled += 1
-        super().schedule(event, priority, delay)
 
 
 class RecordingLatency:
@@ -73,27 +48,6 @@ def pool_of(ctx: SimContext, latency, scheduler: str, **kw):
     pool = make_pool("gpu", ctx, latency, scheduler=scheduler, **args)
     pool.start()
     return pool
-
-
-def submit(ctx: SimContext, pool, reqs: list[Request], at: float = 0.0) -> list[Request]:
-    """Send ``reqs`` to ``pool`` at time ``at``; a completed request gets ``done_at``."""
-    env = ctx.env
-
-    def one(req: Request):
-        if at > env.now:
-            yield env.timeout(at - env.now)
-        req.arrived_at = env.now
-        yield from pool.handle(req)
-        if req.in_flight:
-            req.status, req.done_at = Status.COMPLETED, env.now
-
-    for r in reqs:
-        env.process(one(r))
-    return reqs
-
-
-def held_by(r) -> list[Request]:
-    return [s.req for s in r.pending + r.prefilling + r.running]
 
 
 # --- static batching: saturated throughput against continuous batching --------------------
