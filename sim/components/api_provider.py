@@ -40,28 +40,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import simpy
-from omegaconf import MISSING
 
 from sim import checks
-from sim.checks import knob
-from sim.components.kinds import register
-from sim.components.outages import (
-    OUTAGE_BEHAVIOURS,
-    OutageSchedule,
-    OutagesConfig,
-    outage_schedule,
-)
+from sim.components.outages import OutageGate, OutageSchedule
 from sim.components.prefix import PrefixCache, PrefixStats
 from sim.components.rate_limit import TokenBucket
 from sim.components.request import Request
 from sim.engine.context import SimContext
 from sim.kernels.blocks import BlockDraws, lognormal_draws
-from sim.workload.prefix import prefix_block_tokens
 
 BLOCK = 4096
 ON_LIMIT = ("queue", "reject")
@@ -143,12 +133,10 @@ class ApiProvider:
             self.needs += ("blocks",)
 
         # outages: calls while down fail (error) or wait for the end of the outage (hang)
-        self._outages = outages
-        self.outage_behaviour = checks.choice(
-            "outage_behaviour", outage_behaviour, OUTAGE_BEHAVIOURS
-        )
-        self.outage_error_after_s = checks.non_negative(
-            "outage_error_after_s", outage_error_after_s
+        self._gate = (
+            None
+            if outages is None
+            else OutageGate(outages, outage_behaviour, outage_error_after_s, f"{name}:outage")
         )
 
         self.name = name
@@ -177,13 +165,11 @@ class ApiProvider:
         self._fail_reason = f"{name}:error"
         self._reject_reason = f"{name}:429"
         self._timeout_reason = f"{name}:queue_timeout"
-        self._outage_reason = f"{name}:outage"
 
         self.calls = 0
         self.errors = 0
         self.rejected_429 = 0
         self.queue_timeouts = 0
-        self.outage_failures = 0
         # the same, for requests that arrived after the warm-up (summary's resilience block)
         self.measured_calls = 0
         self.measured = dict.fromkeys(("errors", "429", "queue_timeouts", "outage"), 0)
@@ -202,6 +188,11 @@ class ApiProvider:
             + cached * self.usd_per_mtok_cached_input
             + output_tokens * self.usd_per_mtok_output
         ) * 1e-6
+
+    @property
+    def outage_failures(self) -> int:
+        """Calls failed by an outage (all of them, warm-up included)."""
+        return self._gate.failures if self._gate is not None else 0
 
     @property
     def mean_wait_s(self) -> float:
@@ -243,8 +234,14 @@ class ApiProvider:
         self.calls += 1
         if req.arrived_at >= self._warmup_s:
             self.measured_calls += 1
-        if self._outages is not None and self._outages.down(now):
-            yield from self._outage(req, now)
+        gate = self._gate
+        if gate is not None and gate.down(now):
+            delay = gate.delay_s(now)
+            if delay > 0.0:
+                yield env.timeout(delay)
+            gate.failures += 1
+            self._count(req, "outage")
+            req.fail(gate.reason)
             return
         if self._rpm is None and self._tpm is None:
             wait = 0.0
@@ -282,18 +279,6 @@ class ApiProvider:
         if req.difficulty > self.skill:  # False for NaN: difficulty not modelled
             req.ok = False
 
-    def _outage(self, req: Request, now: float) -> Generator[simpy.Event, Any, None]:
-        """A call while the provider is down: fails quickly, or hangs until it is up."""
-        if self.outage_behaviour == "hang":
-            delay = self._outages.next_up(now) - now  # type: ignore[union-attr]
-        else:
-            delay = self.outage_error_after_s
-        if delay > 0.0:
-            yield self._env.timeout(delay)
-        self.outage_failures += 1
-        self._count(req, "outage")
-        req.fail(self._outage_reason)
-
     def _count(self, req: Request, what: str) -> None:
         if req.arrived_at >= self._warmup_s:
             self.measured[what] += 1
@@ -306,7 +291,7 @@ class ApiProvider:
         m = self.measured
         failed = m["errors"] + m["429"] + m["queue_timeouts"] + m["outage"]
         configured = (
-            self._outages is not None
+            self._gate is not None
             or self.error_prob > 0.0
             or (self.on_limit == "reject" and (self._rpm is not None or self._tpm is not None))
         )
@@ -320,9 +305,8 @@ class ApiProvider:
             "queue_timeouts": m["queue_timeouts"],
             "outage_failures": m["outage"],
         }
-        if self._outages is not None:
-            out["downtime_s"] = self._outages.downtime_s(self._warmup_s, self._horizon_s)
-            out["outage_behaviour"] = self.outage_behaviour
+        if self._gate is not None:
+            out.update(self._gate.report(self._warmup_s, self._horizon_s))
         return out
 
     def report(self) -> dict[str, Any] | None:
@@ -341,81 +325,3 @@ class ApiProvider:
             f"ApiProvider(name={self.name!r}, in={self.usd_per_mtok_input}, "
             f"out={self.usd_per_mtok_output} USD/Mtok, rpm={self.rpm_limit}, tpm={self.tpm_limit})"
         )
-
-
-def api_provider_from_config(
-    name: str,
-    ctx: SimContext,
-    spec: Any,
-    api: Any,
-    rng: np.random.Generator,
-    block_tokens: int = 128,
-    outages: OutageSchedule | None = None,
-) -> ApiProvider:
-    """Build an :class:`ApiProvider` from an ``ApiModelSpec``-like ``spec`` (prices,
-    latency) and an ``ApiConfig``-like ``api`` (limits, errors); only attributes are read."""
-    oc = getattr(api, "outages", None)
-    return ApiProvider(
-        name,
-        ctx,
-        usd_per_mtok_input=spec.usd_per_mtok_input,
-        usd_per_mtok_output=spec.usd_per_mtok_output,
-        usd_per_mtok_cached_input=spec.usd_per_mtok_cached_input,
-        ttft_median_s=spec.ttft_median_s,
-        ttft_sigma=spec.ttft_sigma,
-        tokens_per_s_median=spec.tokens_per_s_median,
-        tokens_per_s_sigma=spec.tokens_per_s_sigma,
-        rpm_limit=api.rpm_limit,
-        tpm_limit=api.tpm_limit,
-        on_limit=api.on_limit,
-        max_queue_s=api.max_queue_s,
-        error_prob=api.error_prob,
-        rng=rng,
-        skill=getattr(api, "skill", 1.0),
-        prompt_cache=(
-            PrefixCache(ttl_s=api.prompt_cache_ttl_s)
-            if getattr(api, "prompt_caching", False)
-            else None
-        ),
-        prompt_cache_min_tokens=getattr(api, "prompt_cache_min_tokens", 1024),
-        prefix_block_tokens=block_tokens,
-        outages=outages,
-        outage_behaviour=oc.behaviour if oc is not None else "error",
-        outage_error_after_s=oc.error_after_s if oc is not None else 0.1,
-    )
-
-
-@dataclass
-class ApiConfig:
-    """A hosted model behind a provider's API."""
-
-    model: str = MISSING  # key of api_models
-    rpm_limit: float | None = knob(None, ge=1, none_ok=True)  # requests per minute
-    tpm_limit: float | None = knob(None, ge=1, none_ok=True)  # prompt + output tokens/min
-    on_limit: str = knob("queue", choices=ON_LIMIT)  # queue: wait | reject: fail with 429
-    max_queue_s: float = knob(60.0, ge=0)  # queued longer than this: dropped
-    error_prob: float = knob(0.0, ge=0, lt=1)  # chance a call fails (5xx)
-    # Hardest request (difficulty in [0, 1], workload.difficulty) it answers acceptably;
-    # 1: every one. An assumption to set per scenario and model.
-    skill: float = knob(1.0, ge=0, le=1)
-    # Prompt caching, automatic at OpenAI for prompts of 1,024 tokens or more: a prefix
-    # seen recently is billed at the model's cached-input price. "Cached prefixes
-    # generally remain active for 5 to 10 minutes of inactivity" (platform.openai.com/
-    # docs/guides/prompt-caching, read 2026-11); Anthropic's default cache lives 5 min.
-    prompt_caching: bool = False
-    prompt_cache_ttl_s: float = knob(300.0, gt=0)  # idle time before a prefix is forgotten
-    prompt_cache_min_tokens: int = knob(1024, ge=0, integer=True)  # shorter: never cached
-    # Provider outages (scheduled windows and/or random MTBF/MTTR); calls while down fail
-    # with reason NAME:outage and are not billed (sim/components/outages.py).
-    outages: OutagesConfig = field(default_factory=OutagesConfig)
-
-
-@register("apis", ApiConfig)
-def build_api(b: Any, name: str, ac: Any) -> ApiProvider:
-    """A hosted model behind a provider's API, priced from api_models."""
-    spec = checks.lookup(f"apis.{name}.model", ac.model, b.cfg.api_models, "api_models")
-    rng = b.ctx.rng.stream(f"apis.{name}")
-    outages = outage_schedule(f"apis.{name}.outages", ac.outages, b.ctx)
-    return api_provider_from_config(
-        name, b.ctx, spec, ac, rng, prefix_block_tokens(b.cfg), outages=outages
-    )

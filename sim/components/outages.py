@@ -129,6 +129,42 @@ class OutageSchedule:
         return f"OutageSchedule({len(self)} intervals, {self.downtime_s(0, math.inf):.0f} s down)"
 
 
+class OutageGate:
+    """What a call meets while its component is down (an :class:`OutageSchedule`).
+
+    With ``behaviour="error"`` the call fails ``error_after_s`` after it arrives (a quick
+    5xx or a refused connection); with ``"hang"`` it gets no answer until the outage ends,
+    then fails. :meth:`delay_s` is that wait; the caller fails the request with
+    :attr:`reason` after it and bills nothing.
+    """
+
+    def __init__(
+        self, schedule: OutageSchedule, behaviour: str, error_after_s: float, reason: str
+    ) -> None:
+        self.schedule = schedule
+        self.behaviour = checks.choice("outage_behaviour", behaviour, OUTAGE_BEHAVIOURS)
+        self.error_after_s = checks.non_negative("outage_error_after_s", error_after_s)
+        self.reason = reason
+        self.failures = 0
+
+    def down(self, now: float) -> bool:
+        """Whether a call arriving at ``now`` meets the outage."""
+        return self.schedule.down(now)
+
+    def delay_s(self, now: float) -> float:
+        """How long a call arriving at ``now`` (while down) waits before it fails."""
+        if self.behaviour == "hang":
+            return self.schedule.next_up(now) - now
+        return self.error_after_s
+
+    def report(self, warmup_s: float, horizon_s: float) -> dict[str, Any]:
+        """Downtime within the measured window and the behaviour, for the summary."""
+        return {
+            "downtime_s": self.schedule.downtime_s(warmup_s, horizon_s),
+            "outage_behaviour": self.behaviour,
+        }
+
+
 def random_outages(
     horizon_s: float, mtbf_s: float, mttr_s: float, rng: np.random.Generator
 ) -> list[tuple[float, float]]:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from sim.components.api_provider import ApiConfig, ApiProvider, api_provider_from_config
+from sim.components.api_config import ApiConfig, api_provider_from_config
+from sim.components.api_provider import ApiProvider
 from sim.components.outages import OutageSchedule, outage_schedule
 from sim.components.request import Request, Status
 from sim.components.stage import Stage
@@ -429,5 +430,5 @@ def test_outages_from_config_and_their_errors() -> None:
     api.outages.behaviour = "hang"
     sched = outage_schedule("apis.x.outages", api.outages, ctx)
     p = api_provider_from_config("x", ctx, spec, api, ctx.rng.stream("api.x"), outages=sched)
-    assert p.outage_behaviour == "hang" and p._outages is not None
-    assert p._outages.intervals() == [(0.0, 3600.0)]
+    assert p._gate is not None and p._gate.behaviour == "hang"
+    assert p._gate.schedule.intervals() == [(0.0, 3600.0)]
