@@ -212,3 +212,15 @@ def test_bad_cases_are_named(tmp_path, patch, message):
     path.write_text(yaml.safe_dump([{**good, **patch}]))
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_cases(path)
+
+
+def test_a_pool_on_an_uncalibrated_device_says_so():
+    """copilot_like's small pool runs on an A10G, which has no calibration: a note names it."""
+    from sim.compose import compose
+    from sim.run import run
+
+    over = ["levers.routing=by_complexity", "horizon_s=3600", "progress=false", "plots=false"]
+    notes = run(compose("copilot_like", over)).summary["notes"]
+    small = [n for n in notes if n.startswith("pools.small (a10g_24gb")]
+    assert len(small) == 1 and "hardware.a10g_24gb.calibration.fp16" in small[0]
+    assert not [n for n in notes if n.startswith("pools.gpu ")]  # the A100 is calibrated
