@@ -302,6 +302,14 @@ def plan_config(cfg: Any, plan: PlanConfig, log: Any = None) -> tuple[PlanResult
             f"pools.{pool} autoscales in the scenario; the planner sized a fixed fleet "
             "(its autoscaler off in every run): compare with the autoscaled run itself"
         )
+    scheduler = OmegaConf.select(cfg, f"pools.{pool}.scheduler", default="continuous")
+    if scheduler != "continuous":
+        result.notes.append(
+            f"pools.{pool}.scheduler={scheduler}: the queueing estimate assumes prefill-first "
+            "continuous batching (a bound that still holds for an idle replica: neither "
+            "chunks nor whole batches make one request faster); the simulations, which run "
+            f"the {scheduler} scheduler, decide the answer"
+        )
     if pool not in cfg.path:
         result.notes.append(
             f"pool {pool!r} is not on the top-level path {list(cfg.path)}: the estimate "
