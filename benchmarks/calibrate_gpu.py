@@ -64,7 +64,11 @@ def write_catalog(path: Path, fits) -> None:
             cal = next(
                 i for i in range(top + 1, len(lines)) if lines[i].startswith("  calibration:")
             )
-            block = lines.index(f"    {precision}:", cal)
+            block = next(
+                i
+                for i in range(cal + 1, len(lines))
+                if lines[i] == f"    {precision}:" or lines[i].startswith(f"    {precision}: &")
+            )
         except (ValueError, StopIteration):
             raise SystemExit(
                 f"{path}: no {hw}: calibration: {precision}: block to update"

@@ -76,6 +76,8 @@ KNOBS: tuple[tuple[str, str], ...] = (
     ("", "a scenario says which values it offers"),
     ("pools.NAME.autoscale.*", "autoscaler: .enabled, .min_replicas, .max_replicas, .target;"),
     ("", "also pools.NAME.balancer, .spot.*, .crash.*, .provision_s"),
+    ("pools.NAME.scheduler=KIND", "continuous | chunked | static (also .max_batched_tokens);"),
+    ("", ".devices_per_replica (tensor parallel), .precision, .kv_precision"),
     ("apis.NAME.outages.*", "provider outages: .windows_h=[[A,B]] (hours of the run), .mtbf_h"),
     ("resilience.NAME.*", "retries and fallbacks: .chain, .timeout_s, .max_attempts"),
     ("progress=BOOL plots=BOOL", "progress bar (default: on a terminal); PNG plots"),
@@ -96,7 +98,15 @@ def _figures(group: str, spec: Any) -> str:
     """The one or two figures a user picks an entry by."""
     try:
         if group == "hardware":
-            return f"${float(spec.usd_per_hour):.2f}/h, {float(spec.memory_gb):g} GB · "
+            cal = spec.get("calibration") or {}
+            fitted = ""
+            if cal:
+                moved = any(
+                    str(c.get("source", "")).startswith("transferred") for c in cal.values()
+                )
+                how = "transferred" if moved else "calibrated"
+                fitted = f", step times {how} {'/'.join(sorted(cal.keys()))}"
+            return f"${float(spec.usd_per_hour):.2f}/h, {float(spec.memory_gb):g} GB{fitted} · "
         if group == "models":
             return f"{float(spec.params_b):g}B params · "
         if group == "api_models":
