@@ -8,7 +8,8 @@ Simulates every case of ``benchmarks/gpu_data/cases.yaml`` with the calibration 
 error, then the median and worst absolute error of each set. The goal for the
 validation set -- cases the fit never saw -- is a median within 10 % and none worse
 than 25 %; the script exits 1 when it is missed. Writes
-``benchmarks/results/validate_gpu.json`` and ``validate_gpu.md`` (the README's table).
+``benchmarks/results/validate_gpu.json`` and ``validate_gpu.md`` (the README's table)
+and ``docs/images/gpu_validation.png`` (published against simulated).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from sim.calibration import load_cases  # noqa: E402
-from sim.calibration.report import evaluate, markdown, summary, text  # noqa: E402
+from sim.calibration.report import evaluate, markdown, plot, summary, text  # noqa: E402
 from sim.outputs import atomic_write_text  # noqa: E402
 
 GOAL_MEDIAN = 0.10
@@ -34,6 +35,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cases", default=str(HERE / "gpu_data" / "cases.yaml"))
     ap.add_argument("--out", default=str(HERE / "results" / "validate_gpu.json"))
+    ap.add_argument(
+        "--plot",
+        default=str(HERE.parent / "docs" / "images" / "gpu_validation.png"),
+        help="published against simulated (PNG); empty: no plot",
+    )
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     cases = load_cases(args.cases)
@@ -67,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     atomic_write_text(out, json.dumps(report, indent=2) + "\n")
     atomic_write_text(out.with_suffix(".md"), markdown(rows) + "\n")
+    if args.plot:
+        plot(rows, args.plot)
+        print(f"wrote {args.plot}")
     return 0 if ok else 1
 
 

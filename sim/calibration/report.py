@@ -116,3 +116,59 @@ def text(rows: Sequence[Row]) -> str:
             f"{_fmt(c.metric, c.value):>10} {_fmt(c.metric, r.simulated):>10} {r.error:>+7.1%}"
         )
     return "\n".join(lines)
+
+
+def plot(rows: Sequence[Row], path: str) -> None:
+    """Published against simulated, one panel per kind of figure, ±10 % and ±25 % bands."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [
+        ("throughput (tokens/s per GPU)", ("output_tok_s_per_gpu", "total_tok_s_per_gpu")),
+        ("latency (s)", ("ttft_s", "tpot_s", "e2e_latency_s")),
+    ]
+    style = {
+        "calibration": dict(marker="o", color="#1f77b4", label="calibration (fitted)"),
+        "validation": dict(marker="s", color="#d62728", label="validation (never fitted)"),
+        "reference": dict(marker="^", color="#7f7f7f", label="reference (later engines)"),
+    }
+    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
+    for ax, (title, metrics) in zip(axes, panels, strict=True):
+        mine = [r for r in rows if r.case.metric in metrics]
+        if not mine:
+            ax.set_visible(False)
+            continue
+        lo = min(min(r.case.value, r.simulated) for r in mine) / 1.5
+        hi = max(max(r.case.value, r.simulated) for r in mine) * 1.5
+        xs = [lo, hi]
+        ax.plot(xs, xs, color="black", lw=1)
+        for band, alpha in ((0.25, 0.08), (0.10, 0.15)):
+            ax.fill_between(xs, [x * (1 - band) for x in xs], [x * (1 + band) for x in xs],
+                            color="green", alpha=alpha, lw=0)  # fmt: skip
+        for which, st in style.items():
+            pts = [r for r in mine if r.case.set == which]
+            if pts:
+                ax.scatter([r.case.value for r in pts], [r.simulated for r in pts], s=28,
+                           alpha=0.85, **st)  # fmt: skip
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlim(lo, hi)
+        ax.set_ylim(lo, hi)
+        ax.set_xlabel("published")
+        ax.set_ylabel("simulated")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.25)
+    axes[0].legend(loc="upper left", fontsize=8, title="green bands: ±10 %, ±25 %",
+                   title_fontsize=8)  # fmt: skip
+    val = summary(rows, "validation")
+    if val["cases"]:
+        fig.suptitle(
+            f"GPU step times against published vLLM measurements: validation median "
+            f"{val['median_abs_error']:.1%}, worst {val['max_abs_error']:.1%} "
+            f"({val['cases']} cases)"
+        )
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
