@@ -224,3 +224,11 @@ def test_a_pool_on_an_uncalibrated_device_says_so():
     small = [n for n in notes if n.startswith("pools.small (a10g_24gb")]
     assert len(small) == 1 and "hardware.a10g_24gb.calibration.fp16" in small[0]
     assert not [n for n in notes if n.startswith("pools.gpu ")]  # the A100 is calibrated
+
+
+def test_validation_plot_is_written(rows, tmp_path):
+    from sim.calibration.report import plot
+
+    out = tmp_path / "v.png"
+    plot(rows, str(out))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
