@@ -153,6 +153,27 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("copilot_like", ["pools.gpu.precision=fp4"], ["pools.gpu.precision='fp4'", "fp16"]),
     ("copilot_like", ["pools.gpu.max_batch_size=1.5"], ["pools.gpu.max_batch_size=1.5"]),
     ("copilot_like", ["pools.gpu.kv_memory_fraction=1.5"], ["pools.gpu.kv_memory_fraction"]),
+    ("copilot_like", ["pools.gpu.scheduler=fifo"], ["pools.gpu.scheduler='fifo'", "chunked"]),
+    ("copilot_like", ["pools.gpu.kv_precision=fp4"], ["pools.gpu.kv_precision='fp4'", "fp8"]),
+    (
+        "copilot_like",
+        ["pools.gpu.scheduler=chunked", "pools.gpu.max_batched_tokens=16"],
+        ["pools.gpu.max_batched_tokens=16", "pools.gpu.max_batch_size=64"],
+    ),
+    (
+        "copilot_like",
+        ["hardware.a100_80gb_sxm_2023.calibration.fp16.decode_efficiency=1.5"],
+        ["hardware.a100_80gb_sxm_2023.calibration.fp16.decode_efficiency=1.5", "(0, 1]"],
+    ),
+    (
+        "copilot_like",
+        [
+            "pools.gpu.hardware=c6i_2xlarge",
+            "pools.gpu.devices_per_replica=2",
+            "pools.gpu.precision=fp32",
+        ],
+        ["pools.gpu.devices_per_replica=2", "hardware.c6i_2xlarge.interconnect_gbps=null"],
+    ),
     (
         "copilot_like",
         ["hardware.a100_80gb_sxm_2023.memory_gbps=0"],

@@ -88,6 +88,16 @@ def pool_latency(name: str, pc: Any, cfg: Any, ctx: Any) -> Any:
         return ServiceTimeLatency(pc.service_mean_s, pc.service_cv, pc.latency, rng=rng)
     model = checks.lookup(f"{key}.model", pc.model, cfg.models, "models")
     _check_model(pc.model, model)
+    if pc.devices_per_replica > 1 and getattr(hw, "interconnect_gbps", None) is None:
+        checks.both(
+            f"{key}.devices_per_replica",
+            pc.devices_per_replica,
+            f"hardware.{pc.hardware}.interconnect_gbps",
+            None,
+            "do not go together: a replica of several devices exchanges activations between "
+            "them (tensor-parallel all-reduces); give the hardware its interconnect_gbps, "
+            "or use devices_per_replica=1",
+        )
     if pc.precision not in hw.tflops:
         checks.fail(
             f"{key}.precision",
