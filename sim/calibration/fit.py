@@ -1,6 +1,6 @@
 """Fit the step-time parameters of one hardware x precision to its calibration cases.
 
-The parameters are those of :class:`~sim.config.StepCalibration`: ``prefill_efficiency``
+The parameters are those of :class:`~sim.catalogs.StepCalibration`: ``prefill_efficiency``
 (MFU), ``decode_efficiency`` (MBU), ``step_overhead_s``, ``seq_overhead_s``, and
 ``allreduce_latency_s`` when the group has tensor-parallel cases. The fit
 minimises the mean squared log error ``mean(log(simulated / published)²)`` over the
