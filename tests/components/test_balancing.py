@@ -22,6 +22,7 @@ import functools
 import numpy as np
 import pytest
 import simpy
+from poolkit import LLAMA3_8B_A100
 
 from sim.components.pool import DispatchPool, InferencePool, make_pool
 from sim.components.request import Request, Status
@@ -29,18 +30,7 @@ from sim.engine.context import SimContext
 from sim.latency import RooflineLatency, ServiceTimeLatency
 from sim.metrics.queueing import mmc_mean_wait_s
 
-LLAMA3_8B_24GB = dict(
-    params_b=8.03,
-    layers=32,
-    hidden_size=4096,
-    heads=32,
-    kv_heads=8,
-    bytes_per_param=2,
-    kv_bytes=2,
-    peak_tflops=312,
-    memory_gb=24,
-    memory_gbps=2039,
-)
+LLAMA3_8B_24GB = {**LLAMA3_8B_A100, "memory_gb": 24}  # a small KV cache
 
 
 def _pool(ctx: SimContext, latency, balancer: str, **kw) -> InferencePool:
