@@ -266,9 +266,9 @@ class RooflineLatency:
 
 # Used where neither the pool nor the hardware's calibration gives a value (a pool with
 # them gets a note saying so). Efficiencies: the shares this model used before it was
-# calibrated (below both fits: H100 0.59/0.85, A100 0.76/0.79), so an uncalibrated
-# device is not flattered. Overheads: what both fits agree on (H100 2.44 ms and 57.7 us,
-# A100 2.25 ms and 58.5 us; configs/hardware) -- the engine's CPU time, not the device's.
+# calibrated (below both fits: H100 0.59/0.84, A100 0.76/0.78), so an uncalibrated
+# device is not flattered. Overheads: about what both fits give (H100 2.38 ms and 57 us,
+# A100 2.16 ms and 57 us; configs/hardware) -- the engine's CPU time, not the device's.
 UNCALIBRATED = {
     "prefill_efficiency": 0.5,
     "decode_efficiency": 0.6,
@@ -277,16 +277,21 @@ UNCALIBRATED = {
 }
 
 
+def calibration(hw: Any, precision: str) -> Any:
+    """``hw.calibration[precision]``, or None where the hardware has none for it."""
+    return (dict(getattr(hw, "calibration", None) or {})).get(precision)
+
+
 def step_parameters(hw: Any, pool: Any) -> tuple[dict[str, float], str | None]:
     """The pool's efficiencies and overheads, and where they came from.
 
     Each of ``prefill_efficiency``, ``decode_efficiency``, ``step_overhead_s`` and
-    ``seq_overhead_s`` is the pool's own value when set, else the hardware's calibration for the pool's precision
-    (``hw.calibration[precision]``), else :data:`UNCALIBRATED`. The second value is
+    ``seq_overhead_s`` is the pool's own value when set, else the hardware's calibration
+    for the pool's precision (:func:`calibration`), else :data:`UNCALIBRATED`. The second value is
     ``None`` when nothing came from :data:`UNCALIBRATED`, else a sentence saying what did.
     """
     precision = str(pool.precision)
-    cal = (dict(getattr(hw, "calibration", None) or {})).get(precision)
+    cal = calibration(hw, precision)
     fitted = {}
     if cal is not None:
         fitted = {
@@ -337,7 +342,7 @@ def roofline_from_config(model: Any, hw: Any, pool: Any) -> RooflineLatency:
             f"precision={precision!r} is not offered by this hardware; its tflops list: {available}"
         )
     step, _ = step_parameters(hw, pool)
-    cal = (dict(getattr(hw, "calibration", None) or {})).get(precision)
+    cal = calibration(hw, precision)
     allreduce_us = getattr(cal, "allreduce_latency_us", None) if cal is not None else None
     if allreduce_us is None:
         allreduce_us = getattr(hw, "allreduce_latency_us", 0.0)
